@@ -1,0 +1,39 @@
+# Two commands do everything on a fresh machine: `make audit` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SAMPLE_AS_OF := 2026-11-20
+OUT    ?= reports
+
+.PHONY: audit test lint typecheck bench sample clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+audit: $(STAMP)
+	$(BIN)/account-audit run --config data/sample/audit.toml --as-of $(SAMPLE_AS_OF) --out $(OUT) --quiet
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check audit tests $(wildcard bench)
+	$(BIN)/ruff format --check audit tests $(wildcard bench)
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_matching.py
+
+sample: $(STAMP)
+	$(BIN)/account-audit sample --out data/sample --as-of $(SAMPLE_AS_OF)
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache build dist

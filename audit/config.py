@@ -1,0 +1,220 @@
+"""Run configuration: TOML file, then command-line flags on top, validated once here.
+
+Paths in the file are relative to the file's own folder, so a config can be moved with its data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from audit.errors import ConfigError
+from audit.matching import MatchingConfig
+
+# The job's own column names; the export's header is mapped onto these.
+REQUIRED_ACCOUNT_COLUMNS = ("id", "email", "created_at", "confirmed_at")
+OPTIONAL_ACCOUNT_COLUMNS = (
+    "first_name",
+    "last_name",
+    "company",
+    "confirmation_sent_at",
+    "unconfirmed_email",
+    "last_sign_in_at",
+    "sign_in_count",
+    "provider",
+    "uid",
+    "gitlab_email",
+    "login_activated",
+    "billing_account_id",
+    "updated_at",
+)
+ACCOUNT_COLUMNS = REQUIRED_ACCOUNT_COLUMNS + OPTIONAL_ACCOUNT_COLUMNS
+
+DEFAULT_RESET_SUBJECTS = ("Reset password instructions",)
+DEFAULT_CONFIRMATION_SUBJECTS = ("Confirmation instructions",)
+
+
+@dataclass(frozen=True)
+class EventsInput:
+    """One `--events DOMAIN=PATH_OR_GLOB`: the Mailgun sending domain the dump was exported for."""
+
+    domain: str
+    pattern: str
+
+    @classmethod
+    def parse(cls, text: str, base: Path | None = None) -> EventsInput:
+        domain, sep, pattern = text.partition("=")
+        domain = domain.strip().lower()
+        pattern = pattern.strip()
+        if not sep or not domain or not pattern:
+            raise ConfigError(f"events input {text!r} must look like DOMAIN=PATH_OR_GLOB")
+        if base is not None and not Path(pattern).is_absolute():
+            pattern = str(base / pattern)
+        return cls(domain, pattern)
+
+
+@dataclass(frozen=True)
+class Config:
+    accounts: Path | None = None
+    events: tuple[EventsInput, ...] = ()
+    out: Path = Path("reports")
+    as_of: dt.date = field(default_factory=lambda: dt.datetime.now(dt.UTC).date())
+    gitlab_domains: tuple[str, ...] = ("mg.gitlab.com",)
+    portal_domains: tuple[str, ...] = ("customers.gitlab.com",)
+    lookback_days: int = 7
+    reset_subjects: tuple[str, ...] = DEFAULT_RESET_SUBJECTS
+    confirmation_subjects: tuple[str, ...] = DEFAULT_CONFIRMATION_SUBJECTS
+    columns: Mapping[str, str] = field(default_factory=dict)  # export header -> job column
+    csv_delimiter: str = ","
+    encoding: str = "utf-8"
+    matching: MatchingConfig = field(default_factory=MatchingConfig)
+    debug: bool = False
+
+    def header_for(self, job_column: str) -> str:
+        """The export header that feeds a job column (identity unless mapped)."""
+        for header, target in self.columns.items():
+            if target == job_column:
+                return header
+        return job_column
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], key: str) -> Any:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ConfigError(f"config key {key!r} must be {names}, got {type(value).__name__}")
+    return value
+
+
+def _str_list(value: Any, key: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    _expect(value, list, key)
+    return tuple(_expect(v, str, key) for v in value)
+
+
+def _check_keys(table: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(f"unknown config key(s) in {where}: {', '.join(unknown)}")
+
+
+def load_config(path: Path | None, **overrides: Any) -> Config:
+    """Read the TOML file (if any), apply non-None overrides, validate, and return a Config."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        values.update(_read_toml(path))
+    for key, value in overrides.items():
+        if value is not None and value != ():
+            values[key] = value
+    cfg = Config(**values)
+    _validate(cfg)
+    return cfg
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("config file not found", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file: {exc}", file=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", file=str(path)) from None
+
+    base = path.resolve().parent
+    _check_keys(raw, {"inputs", "out", "as_of", "domains", "checks", "matching", "columns", "csv"}, str(path))
+    values: dict[str, Any] = {}
+
+    inputs = _expect(raw.get("inputs", {}), dict, "inputs")
+    _check_keys(inputs, {"accounts", "events"}, "[inputs]")
+    if "accounts" in inputs:
+        values["accounts"] = base / _expect(inputs["accounts"], str, "inputs.accounts")
+    if "events" in inputs:
+        events = _expect(inputs["events"], dict, "inputs.events")
+        parsed = []
+        for domain, patterns in sorted(events.items()):
+            for pattern in _str_list(patterns, f"inputs.events.{domain}"):
+                parsed.append(EventsInput.parse(f"{domain}={pattern}", base))
+        values["events"] = tuple(parsed)
+    if "out" in raw:
+        values["out"] = base / _expect(raw["out"], str, "out")
+    if "as_of" in raw:
+        as_of = raw["as_of"]
+        values["as_of"] = as_of if isinstance(as_of, dt.date) else parse_date(str(as_of), "as_of")
+
+    domains = _expect(raw.get("domains", {}), dict, "domains")
+    _check_keys(domains, {"gitlab", "portal"}, "[domains]")
+    if "gitlab" in domains:
+        values["gitlab_domains"] = tuple(d.lower() for d in _str_list(domains["gitlab"], "domains.gitlab"))
+    if "portal" in domains:
+        values["portal_domains"] = tuple(d.lower() for d in _str_list(domains["portal"], "domains.portal"))
+
+    checks = _expect(raw.get("checks", {}), dict, "checks")
+    _check_keys(checks, {"lookback_days", "reset_subjects", "confirmation_subjects"}, "[checks]")
+    if "lookback_days" in checks:
+        values["lookback_days"] = _expect(checks["lookback_days"], int, "checks.lookback_days")
+    if "reset_subjects" in checks:
+        values["reset_subjects"] = _str_list(checks["reset_subjects"], "checks.reset_subjects")
+    if "confirmation_subjects" in checks:
+        values["confirmation_subjects"] = _str_list(
+            checks["confirmation_subjects"], "checks.confirmation_subjects"
+        )
+
+    csv = _expect(raw.get("csv", {}), dict, "csv")
+    _check_keys(csv, {"delimiter", "encoding"}, "[csv]")
+    if "delimiter" in csv:
+        values["csv_delimiter"] = _expect(csv["delimiter"], str, "csv.delimiter")
+    if "encoding" in csv:
+        values["encoding"] = _expect(csv["encoding"], str, "csv.encoding")
+
+    columns = _expect(raw.get("columns", {}), dict, "columns")
+    values["columns"] = {
+        _expect(k, str, "columns"): _expect(v, str, f"columns.{k}") for k, v in columns.items()
+    }
+
+    matching = _expect(raw.get("matching", {}), dict, "matching")
+    known = {f.name: f for f in dataclasses.fields(MatchingConfig)}
+    _check_keys(matching, set(known), "[matching]")
+    values["matching"] = MatchingConfig(**matching)
+    return values
+
+
+def parse_date(text: str, key: str = "--as-of") -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{key} must be a date like 2026-11-20, got {text!r}") from None
+
+
+def _validate(cfg: Config) -> None:
+    if cfg.lookback_days < 1:
+        raise ConfigError("checks.lookback_days must be at least 1")
+    if len(cfg.csv_delimiter) != 1:
+        raise ConfigError("csv.delimiter must be a single character")
+    try:
+        "".encode(cfg.encoding)
+    except LookupError:
+        raise ConfigError(f"csv.encoding {cfg.encoding!r} is not a known encoding") from None
+    for header, target in cfg.columns.items():
+        if target not in ACCOUNT_COLUMNS:
+            raise ConfigError(
+                f"columns.{header} maps to {target!r}, which is not one of: {', '.join(ACCOUNT_COLUMNS)}"
+            )
+    targets = list(cfg.columns.values())
+    dupes = sorted({t for t in targets if targets.count(t) > 1})
+    if dupes:
+        raise ConfigError(f"columns maps more than one header onto: {', '.join(dupes)}")
+    overlap = set(cfg.gitlab_domains) & set(cfg.portal_domains)
+    if overlap:
+        raise ConfigError(f"domain(s) listed as both gitlab and portal: {', '.join(sorted(overlap))}")
+    if not cfg.reset_subjects or not cfg.confirmation_subjects:
+        raise ConfigError("checks.reset_subjects and checks.confirmation_subjects must not be empty")
+    try:
+        cfg.matching.validate()
+    except ValueError as exc:
+        raise ConfigError(f"[matching]: {exc}") from None

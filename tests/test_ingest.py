@@ -1,0 +1,266 @@
+"""Loading the accounts export and Mailgun dumps: mapping by header, UTC handling, rejects, accounting."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from audit.accounts import load_accounts, parse_timestamp
+from audit.config import Config, EventsInput
+from audit.errors import DataError, InputError
+from audit.inputs import Rejects
+from audit.mailgun import load_events
+
+HEADER = "id,email,first_name,last_name,created_at,confirmed_at,last_sign_in_at,login_activated,sign_in_count"
+
+
+def write(path: Path, text: str, gz: bool = False) -> Path:
+    data = text.encode("utf-8")
+    path.write_bytes(gzip.compress(data, mtime=0) if gz else data)
+    return path
+
+
+def rejects_of(con: duckdb.DuckDBPyConnection, rejects: Rejects) -> list[tuple[Any, ...]]:
+    rejects.register(con)
+    return con.execute("SELECT line, code FROM stg_rejects ORDER BY line").fetchall()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-03-04 10:11:12 UTC", dt.datetime(2026, 3, 4, 10, 11, 12)),
+        ("2026-03-04T12:11:12+02:00", dt.datetime(2026, 3, 4, 10, 11, 12)),
+        ("2026-03-04T10:11:12.250Z", dt.datetime(2026, 3, 4, 10, 11, 12, 250000)),
+        ("2026-03-04 05:11:12-05:00", dt.datetime(2026, 3, 4, 10, 11, 12)),
+        ("2026-03-04 10:11:12", dt.datetime(2026, 3, 4, 10, 11, 12)),
+    ],
+)
+def test_timestamps_with_offsets_are_converted_to_utc(text: str, expected: dt.datetime) -> None:
+    assert parse_timestamp(text) == expected
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_accounts_load_with_rejects_and_physical_lines(tmp_path: Path, gz: bool) -> None:
+    text = (
+        f"{HEADER}\n"
+        "1,ana@acme.com,Ana,Lima,2026-01-01 10:00:00 UTC,,,true,0\n"
+        '2,bo@acme.com,"Bo\nMulti-line",Chen,2026-01-01T12:00:00+02:00,2026-01-02 10:00:00 UTC,,false,3\n'
+        "\n"
+        "3,cy@acme.com,Cy,Dee,yesterday,,,true,1\n"
+        "4,di@acme.com,Di,Ray,2026-01-01 10:00:00 UTC,,,maybe,1\n"
+        "5,ed@acme.com,Ed\n"
+        "x6,fi@acme.com,Fi,Oh,2026-01-01 10:00:00 UTC,,,true,1\n"
+        "7,,Gu,Li,2026-01-01 10:00:00 UTC,,,,\n"
+    )
+    path = write(tmp_path / ("a.csv.gz" if gz else "a.csv"), text, gz)
+    con, rejects = duckdb.connect(), Rejects()
+    stats = load_accounts(con, Config(), path, rejects)
+    assert (stats.rows_read, stats.rows_loaded, stats.rows_rejected, stats.blank_lines) == (7, 3, 4, 1)
+    rows = con.execute(
+        "SELECT account_id, email, email_norm, first_name, created_at, login_activated, source_line "
+        "FROM stg_accounts ORDER BY account_id"
+    ).fetchall()
+    assert rows == [
+        (1, "ana@acme.com", "ana@acme.com", "Ana", dt.datetime(2026, 1, 1, 10), True, 2),
+        (2, "bo@acme.com", "bo@acme.com", "Bo\nMulti-line", dt.datetime(2026, 1, 1, 10), False, 3),
+        (7, None, None, "Gu", dt.datetime(2026, 1, 1, 10), None, 10),
+    ]
+    assert rejects_of(con, rejects) == [
+        (6, "bad_timestamp"),
+        (7, "bad_boolean"),
+        (8, "field_count"),
+        (9, "bad_integer"),
+    ]
+
+
+def test_columns_are_mapped_by_header_name_in_any_order(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "a.csv", "Signed Up,Customer ID,E-mail,Confirmed\n2026-01-01 10:00:00 UTC,9,z@acme.com,\n"
+    )
+    cfg = Config(
+        columns={
+            "Customer ID": "id",
+            "E-mail": "email",
+            "Signed Up": "created_at",
+            "Confirmed": "confirmed_at",
+        }
+    )
+    con = duckdb.connect()
+    load_accounts(con, cfg, path, Rejects())
+    assert con.execute("SELECT account_id, email, confirmed_at FROM stg_accounts").fetchall() == [
+        (9, "z@acme.com", None)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "fragment"),
+    [
+        ("id,email,created_at\n1,a@b.c,2026-01-01\n", DataError, "confirmed_at"),
+        ("id;email;created_at;confirmed_at\n1;a@b.c;2026-01-01;\n", DataError, "lacks required column"),
+        ("id,email,email,created_at,confirmed_at\n", DataError, "repeats column(s): email"),
+        ("", InputError, "empty"),
+        (f"{HEADER}\n", InputError, "no rows"),
+    ],
+)
+def test_broken_accounts_exports_stop_the_run(tmp_path: Path, text: str, error: type, fragment: str) -> None:
+    path = write(tmp_path / "a.csv", text)
+    with pytest.raises(error) as info:
+        load_accounts(duckdb.connect(), Config(), path, Rejects())
+    assert fragment in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_non_utf8_accounts_stop_the_run_unless_the_encoding_is_configured(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_bytes(
+        f"{HEADER}\n1,jos\xe9@acme.com,Jos\xe9,X,2026-01-01 10:00:00 UTC,,,true,1\n".encode("latin-1")
+    )
+    with pytest.raises(DataError, match="not valid utf-8"):
+        load_accounts(duckdb.connect(), Config(), path, Rejects())
+    con = duckdb.connect()
+    load_accounts(con, Config(encoding="latin-1"), path, Rejects())
+    assert con.execute("SELECT first_name FROM stg_accounts").fetchall() == [("José",)]
+
+
+def test_fake_gzip_stops_the_run(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.csv.gz", f"{HEADER}\n")
+    with pytest.raises(DataError, match="not gzip"):
+        load_accounts(duckdb.connect(), Config(), path, Rejects())
+
+
+def item(eid: str, event: str = "delivered", ts: float = 1763630000.5, **extra: Any) -> str:
+    body = {
+        "id": eid,
+        "event": event,
+        "timestamp": ts,
+        "recipient": "Ana@Acme.com",
+        "message": {"headers": {"subject": "Reset password instructions | GitLab", "message-id": "m1@x"}},
+        "delivery-status": {"code": 250, "description": "", "message": "OK"},
+    }
+    body.update(extra)
+    return json.dumps(body)
+
+
+def test_events_load_dedupe_and_reject_with_line_numbers(tmp_path: Path) -> None:
+    day1 = write(tmp_path / "d1.jsonl.gz", "\n".join([item("a"), item("b", "accepted"), ""]) + "\n", gz=True)
+    day2 = write(
+        tmp_path / "d2.jsonl",
+        "\n".join(
+            [
+                item("b", "accepted"),  # 1 duplicate of day 1
+                "not json",  # 2
+                "[1, 2]",  # 3
+                json.dumps({"id": "c", "event": "failed"}),  # 4 missing timestamp
+                item("d", ts=12.0),  # 5 impossible timestamp
+                "",  # 6 blank
+                item("e", recipient=""),  # 7 empty recipient
+                item("f", "failed", severity="Permanent", reason="bounce"),  # 8
+            ]
+        )
+        + "\n",
+    )
+    con, rejects = duckdb.connect(), Rejects()
+    cfg = Config()
+    stats = load_events(con, cfg, (EventsInput("mg.gitlab.com", str(tmp_path / "d*")),), rejects)
+    assert [
+        (s.path, s.rows_read, s.rows_loaded, s.rows_rejected, s.rows_duplicate, s.blank_lines) for s in stats
+    ] == [(str(day1), 2, 2, 0, 0, 1), (str(day2), 7, 1, 5, 1, 1)]
+    assert rejects_of(con, rejects) == [
+        (2, "not_json"),
+        (3, "not_object"),
+        (4, "missing_timestamp"),
+        (5, "bad_timestamp"),
+        (7, "missing_recipient"),
+    ]
+    rows = con.execute(
+        "SELECT event_id, domain, domain_role, event, recipient_norm, mail_kind, severity, event_at "
+        "FROM stg_events ORDER BY event_id"
+    ).fetchall()
+    assert rows == [
+        (
+            "a",
+            "mg.gitlab.com",
+            "gitlab",
+            "delivered",
+            "ana@acme.com",
+            "password_reset",
+            None,
+            dt.datetime(2025, 11, 20, 9, 13, 20, 500000),
+        ),
+        (
+            "b",
+            "mg.gitlab.com",
+            "gitlab",
+            "accepted",
+            "ana@acme.com",
+            "password_reset",
+            None,
+            dt.datetime(2025, 11, 20, 9, 13, 20, 500000),
+        ),
+        (
+            "f",
+            "mg.gitlab.com",
+            "gitlab",
+            "failed",
+            "ana@acme.com",
+            "password_reset",
+            "permanent",
+            dt.datetime(2025, 11, 20, 9, 13, 20, 500000),
+        ),
+    ]
+
+
+def test_same_id_in_two_domains_is_two_events(tmp_path: Path) -> None:
+    write(tmp_path / "a.jsonl", item("same") + "\n")
+    write(tmp_path / "b.jsonl", item("same") + "\n")
+    con = duckdb.connect()
+    load_events(
+        con,
+        Config(),
+        (
+            EventsInput("mg.gitlab.com", str(tmp_path / "a.jsonl")),
+            EventsInput("customers.gitlab.com", str(tmp_path / "b.jsonl")),
+        ),
+        Rejects(),
+    )
+    assert con.execute("SELECT domain, domain_role FROM stg_events ORDER BY 1").fetchall() == [
+        ("customers.gitlab.com", "portal"),
+        ("mg.gitlab.com", "gitlab"),
+    ]
+
+
+def test_a_file_named_twice_is_read_once(tmp_path: Path) -> None:
+    write(tmp_path / "a.jsonl", item("same") + "\n")
+    con = duckdb.connect()
+    stats = load_events(
+        con,
+        Config(),
+        (
+            EventsInput("mg.gitlab.com", str(tmp_path / "a.jsonl")),
+            EventsInput("customers.gitlab.com", str(tmp_path / "a.jsonl")),
+        ),
+        Rejects(),
+    )
+    assert len(stats) == 1  # one file named twice is read once, for its first domain
+    assert con.execute("SELECT count(*) FROM stg_events").fetchall() == [(1,)]
+
+
+def test_missing_events_input_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no file matches"):
+        load_events(
+            duckdb.connect(), Config(), (EventsInput("mg.gitlab.com", str(tmp_path / "*.jsonl")),), Rejects()
+        )
+
+
+def test_truncated_gzip_stops_the_run(tmp_path: Path) -> None:
+    data = gzip.compress(("\n".join(item(str(i)) for i in range(200)) + "\n").encode(), mtime=0)
+    path = tmp_path / "t.jsonl.gz"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match="truncated or corrupt"):
+        load_events(duckdb.connect(), Config(), (EventsInput("mg.gitlab.com", str(path)),), Rejects())
