@@ -6,12 +6,16 @@ holds their subscription. Two accounts are linked when
 * both addresses reach the same inbox (`normalize.canonical_mailbox`), unless it is a shared role
   mailbox (billing@ ...) and the names do not agree; or
 * they look alike in the same domain and the names do not contradict it: evidence from the local parts
-  (separators, trailing digits, forms of the name, edit similarity) lifted by agreeing names.
+  (separators or +tag, one swapped pair of letters, trailing digits, forms of the name, edit
+  similarity) lifted by agreeing names. Missing names never agree; the weaker kinds need them; or
+* they carry the same full name, which no other account in the export has, and both addresses
+  contain the last name (a person's work and private addresses).
 
-Candidate pairs come from blocking, never from all n^2 pairs: accounts sharing an inbox, plus a sorted
-neighbourhood (each account against its `window` next neighbours) over three orderings within a domain.
-Scoring is polars expressions over whole blocks; only the edit distance of still-plausible pairs is a
-per-pair call. Accepted links form clusters by union-find. Emails are personal data: only counts are logged.
+Candidate pairs come from blocking, never from all n^2 pairs: accounts sharing an inbox or a rare full
+name, plus a sorted neighbourhood (each account against its `window` next neighbours) over three
+orderings within a domain. Scoring is polars expressions over batches of pairs; only the edit distance
+of still-plausible pairs is a per-pair call. Accepted links form clusters by union-find (connected
+components). Emails are personal data: only counts are logged.
 """
 
 from __future__ import annotations
@@ -34,11 +38,10 @@ AGREE, UNKNOWN, CONFLICT = 1, 0, -1  # how the names on two accounts relate
 MAILBOX, SEPARATORS, TRANSPOSED, DIGITS, NAME_FORM, RARE_NAME, SIMILAR = range(7)
 _EPS = 1e-9  # float slack when comparing a score with its threshold
 _BATCH = 1_000_000  # candidate pairs scored at once: bounds memory at any input size
-_SCORE_FIELDS = (
-    *("min_score", "separator_score", "transposition_score", "digits_score", "name_pattern_score"),
-    "rare_name_score",
-)
-_LIST_FIELDS = ("plus_tag_domains", "public_domains", "role_local_parts")
+_SCORES = ("min_score", "name_weight", "separator_score", "transposition_score", "digits_score",
+           "name_pattern_score", "rare_name_score")  # fmt: skip
+_COUNTS = {"min_local_length": (1, 64), "window": (1, 1000), "max_name_sharers": (1, 100)}
+_LISTS = ("plus_tag_domains", "public_domains", "role_local_parts")
 _SQL_TYPES = {"VARCHAR": pl.String, "BIGINT": pl.Int64, "INTEGER": pl.Int32, "DOUBLE": pl.Float64}
 OUTPUT_COLUMNS = {
     "cluster_id": "VARCHAR", "account_id": "BIGINT", "email": "VARCHAR", "cluster_size": "INTEGER",
@@ -72,32 +75,28 @@ class MatchingConfig:
     role_local_parts: tuple[str, ...] = nz.ROLE_LOCAL_PARTS  # shared mailboxes: never link on their own
 
     def __post_init__(self) -> None:
-        for name in _LIST_FIELDS:  # TOML gives lists; tuples keep the config hashable
+        for name in _LISTS:  # TOML gives lists; tuples keep the config hashable
             if isinstance(getattr(self, name), list):
                 object.__setattr__(self, name, tuple(getattr(self, name)))
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad field (TOML values arrive unchecked)."""
-        for name in (*_SCORE_FIELDS, "name_weight"):
+        for name in _SCORES:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
+        for name, (low, high) in _COUNTS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+        for name in _LISTS:
+            value = getattr(self, name)
+            if not isinstance(value, tuple) or not all(isinstance(v, str) and v.strip() for v in value):
+                raise ValueError(f"{name} must be a list of non-empty strings")
         if self.min_score == 0:
             raise ValueError("min_score must be above 0, or every compared pair would link")
         if not isinstance(self.similar_needs_names, bool):
             raise ValueError(f"similar_needs_names must be true or false, got {self.similar_needs_names!r}")
-        for name, low, high in (
-            ("min_local_length", 1, 64),
-            ("window", 1, 1000),
-            ("max_name_sharers", 1, 100),
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
-        for name in _LIST_FIELDS:
-            value = getattr(self, name)
-            if not isinstance(value, tuple) or not all(isinstance(v, str) and v.strip() for v in value):
-                raise ValueError(f"{name} must be a list of non-empty strings")
 
 
 def duplicate_signups(con: duckdb.DuckDBPyConnection, cfg: MatchingConfig) -> int:
@@ -110,9 +109,7 @@ def duplicate_signups(con: duckdb.DuckDBPyConnection, cfg: MatchingConfig) -> in
     accounts = _load(con)
     emails, firsts, lasts = (accounts[k].to_list() for k in ("email", "first_name", "last_name"))
     feats = _features(emails, firsts, lasts, cfg)
-    pairs = _candidates(feats, cfg)
-    batches = (pairs.slice(offset, _BATCH) for offset in range(0, max(pairs.height, 1), _BATCH))
-    links = pl.concat([_accepted(_pairs(feats, batch), cfg) for batch in batches])
+    links = _links(feats, cfg)
     rows = _report(accounts, feats, links)
     con.execute(create_sql("chk_duplicate_signups", OUTPUT_COLUMNS))
     if rows.height:
@@ -140,9 +137,8 @@ def score_pair(a: Person, b: Person, cfg: MatchingConfig | None = None) -> tuple
         return 0.0, False, ""
     pair = _pairs(feats, pl.DataFrame({"a": [0], "b": [1]}))
     row = _score(pair, cfg, every_similarity=True).row(0, named=True)
-    names = _names(feats)
-    reason = _link_reason(row, a[0], b[0], names[0], names[1])
-    return round(row["score"], 3), bool(row["accepted"]), reason
+    names = feats.select("first", "last").rows()
+    return round(row["score"], 3), bool(row["accepted"]), _link_reason(row, a[0], b[0], *names)
 
 
 def _load(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -248,6 +244,14 @@ def _pairs(feats: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     return feats.select(pl.all().gather(pairs["a"])).hstack(second)
 
 
+def _links(feats: pl.DataFrame, cfg: MatchingConfig) -> pl.DataFrame:
+    """Accepted links (rows lo < hi, kind, rel, sim, score), scoring candidates in memory-bounded batches."""
+    pairs = _candidates(feats, cfg)
+    batches = (pairs.slice(offset, _BATCH) for offset in range(0, max(pairs.height, 1), _BATCH))
+    kept = pl.col("i").alias("lo"), pl.col("b_i").alias("hi"), "kind", "rel", "sim", "score"
+    return pl.concat([_score(_pairs(feats, batch), cfg).filter("accepted").select(kept) for batch in batches])
+
+
 def _lift(base: pl.Expr, rel: pl.Expr, weight: float) -> pl.Expr:
     """Agreeing names close `weight` of the gap to 1; conflicting names take `weight` of the score off."""
     agree, conflict = base + (1 - base) * weight, base * (1 - weight)
@@ -320,15 +324,6 @@ def _score(pairs: pl.DataFrame, cfg: MatchingConfig, every_similarity: bool = Fa
     return pairs.with_columns(accepted=accepted.fill_null(False))
 
 
-def _accepted(pairs: pl.DataFrame, cfg: MatchingConfig) -> pl.DataFrame:
-    """The accepted pairs of a batch: rows lo < hi of the two accounts, and the link's evidence."""
-    return (
-        _score(pairs, cfg)
-        .filter("accepted")
-        .select(lo="i", hi="b_i", kind="kind", rel="rel", sim="sim", score="score")
-    )
-
-
 def _report(accounts: pl.DataFrame, feats: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
     """Clusters (union-find over the links) and one output row per clustered account, in output order."""
     parent: dict[int, int] = {}
@@ -349,7 +344,9 @@ def _report(accounts: pl.DataFrame, feats: pl.DataFrame, links: pl.DataFrame) ->
     members = list(parent)  # only clustered accounts are read back into Python
     chosen = accounts.with_row_index("i").filter(pl.col("i").is_in(members))
     acc = {name: dict(zip(chosen["i"], chosen[name], strict=True)) for name in accounts.columns}
-    names = _names(feats.filter(pl.col("i").is_in(members)))
+    names = {
+        r[0]: r[1:] for r in feats.filter(pl.col("i").is_in(members)).select("i", "first", "last").rows()
+    }
     best: Best = {}
     for link in links.iter_rows(named=True):
         lo, hi, score = link["lo"], link["hi"], round(link["score"], 3)
@@ -363,10 +360,6 @@ def _report(accounts: pl.DataFrame, feats: pl.DataFrame, links: pl.DataFrame) ->
     ]
     schema = {name: _SQL_TYPES.get(kind, pl.Boolean) for name, kind in OUTPUT_COLUMNS.items()}
     return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
-
-
-def _names(feats: pl.DataFrame) -> dict[int, tuple[str | None, str | None]]:
-    return {i: (first, last) for i, first, last in feats.select("i", "first", "last").iter_rows()}
 
 
 def _link_reason(
@@ -409,13 +402,16 @@ def _cluster_rows(
 
     primary = min(members, key=lambda i: (rank(i), ids[i]))
     latest, day = max(signin[m] or 0 for m in members), acc["signin_day"][primary]
-    why = [
-        "confirmed" if acc["confirmed"][primary] else "no account is confirmed",
-        *(["linked to GitLab.com"] if acc["linked"][primary] else []),
-        "never signed in" if day is None else f"signed in most recently ({day})" if signin[primary] == latest
-        else f"last signed in {day}",
-        *(["smallest account id"] if sum(rank(m) == rank(primary) for m in members) > 1 else []),
-    ]  # fmt: skip
+    why = ["confirmed" if acc["confirmed"][primary] else "no account is confirmed"]
+    why += ["linked to GitLab.com"] if acc["linked"][primary] else []
+    why += [
+        "never signed in"
+        if day is None
+        else f"signed in most recently ({day})"
+        if signin[primary] == latest
+        else f"last signed in {day}"
+    ]
+    why += ["smallest account id"] if sum(rank(m) == rank(primary) for m in members) > 1 else []  # fmt: skip
     others = ", ".join(who(m) for m in members if m != primary)
     keep = f"suggest keeping {who(primary)} and no longer using {others}"
     holders = [m for m in members if acc["billing"][m] is not None]

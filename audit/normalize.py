@@ -28,16 +28,8 @@ GMAIL = "gmail.com"
 DOMAIN_ALIASES = {"googlemail.com": GMAIL}  # second names of one mail system
 # Providers that deliver `local+anything@domain` to `local@domain`.
 PLUS_TAG_DOMAINS = (
-    "gmail.com",
-    "googlemail.com",
-    "outlook.com",
-    "hotmail.com",
-    "live.com",
-    "icloud.com",
-    "me.com",
-    "protonmail.com",
-    "proton.me",
-    "fastmail.com",
+    *("gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "icloud.com", "me.com"),
+    *("protonmail.com", "proton.me", "fastmail.com"),
 )
 # Free-mail providers: anyone can sign up, so look-alike addresses there are often strangers.
 PUBLIC_DOMAINS = (
@@ -57,21 +49,7 @@ SEPARATORS = "._-"
 DIGITS = "0123456789"
 # Values people type when a form insists on a name; they must never count as two people agreeing.
 PLACEHOLDER_NAMES = frozenset(
-    {
-        "na",
-        "none",
-        "null",
-        "nil",
-        "unknown",
-        "test",
-        "xx",
-        "xxx",
-        "tbd",
-        "user",
-        "customer",
-        "name",
-        "firstname",
-    }
+    ("na", "none", "null", "nil", "unknown", "test", "xx", "xxx", "tbd", "user", "customer", "name")
 )
 
 _SPACE = re.compile(r"\s")
@@ -226,11 +204,8 @@ def mailbox_reason(a: Mailbox, b: Mailbox) -> str:
     """Which provider rule makes two addresses of one inbox (equal `canonical`) the same."""
     if (a.local, a.written_domain) == (b.local, b.written_domain):
         return "same address apart from case and spaces"
-    steps = [
-        s
-        for s, differs in (("dots", strip_tag(a.local) != strip_tag(b.local)), ("the +tag", a.tag != b.tag))
-        if differs
-    ]
+    differs = {"dots": strip_tag(a.local) != strip_tag(b.local), "the +tag": a.tag != b.tag}
+    steps = [step for step, differ in differs.items() if differ]
     text = "same Gmail mailbox" if a.domain == GMAIL else "same mailbox"
     text += " after removing " + " and ".join(steps) if steps else ""
     if a.written_domain != b.written_domain:

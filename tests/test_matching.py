@@ -37,8 +37,6 @@ OUTPUT = [
     ("primary_account_id", "BIGINT"), ("primary_reason", "VARCHAR"), ("severity", "VARCHAR"),
     ("evidence", "VARCHAR"), ("action", "VARCHAR"),
 ]  # fmt: skip
-COLUMNS = ("account_id", "email", "first_name", "last_name", "confirmed_at", "uid", "last_sign_in_at",
-           "billing_account_id")  # fmt: skip
 
 
 def acct(account_id: int, email: str | None, first: str | None = None, last: str | None = None, *,
