@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 
 log = logging.getLogger(__name__)
+sql_log = logging.getLogger("audit.sql")
 
 HEADER_LINE = re.compile(r"^--\s*(\w+):\s*(.*)$")
 PARAMETER = re.compile(r"\$([A-Za-z_]\w*)")
@@ -99,5 +100,6 @@ def run_check(
     started = time.perf_counter()
     con.execute(f"CREATE OR REPLACE TABLE {table} AS {body}", bound)
     rows = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])  # noqa: S608
-    log.debug("pass %s: %d rows in %.3fs\n%s", check.name, rows, time.perf_counter() - started, body)
+    log.debug("pass %s: %d rows in %.3fs", check.name, rows, time.perf_counter() - started)
+    sql_log.debug("pass %s SQL:\n%s", check.name, body)
     return rows

@@ -19,23 +19,13 @@ import click
 from audit import __version__
 from audit.config import EventsInput, load_config, parse_date
 from audit.errors import AuditError
+from audit.logs import finish_status, setup_logging
 from audit.pipeline import RunResult, run_audit
 
 EXIT_SOFTWARE = 70
 F = TypeVar("F", bound=Callable[..., Any])
 
 log = logging.getLogger("audit")
-
-
-def _setup_logging(debug: bool, quiet: bool) -> None:
-    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%Y-%m-%dT%H:%M:%S%z",
-        stream=sys.stderr,
-        force=True,
-    )
 
 
 def handle_errors(func: F) -> F:
@@ -112,6 +102,7 @@ def main() -> None:
 )
 @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Audit date (default: today in UTC).")
 @click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors on stderr.")
+@click.option("--verbose", "-v", is_flag=True, help="Log every pass with its row count and time.")
 @handle_errors
 def run(
     config_path: Path | None,
@@ -121,9 +112,10 @@ def run(
     events: tuple[str, ...],
     as_of: str | None,
     quiet: bool,
+    verbose: bool,
 ) -> None:
     """Load the inputs, run every check and write the reports to OUT/<as-of>/."""
-    _setup_logging(debug, quiet)
+    setup_logging(quiet=quiet, verbose=verbose, debug=debug)
     cfg = load_config(
         config_path,
         accounts=accounts,
@@ -132,7 +124,10 @@ def run(
         as_of=parse_date(as_of) if as_of else None,
         debug=debug or None,
     )
-    result = run_audit(cfg)
+    try:
+        result = run_audit(cfg)
+    finally:
+        finish_status()
     _print_summary(result)
 
 

@@ -73,7 +73,13 @@ class Config:
     csv_delimiter: str = ","
     encoding: str = "utf-8"
     matching: MatchingConfig = field(default_factory=MatchingConfig)
+    state: Path | None = None  # default: OUT/state.duckdb, shared by `run` and `lookup`
+    retention_days: int = 90  # Mailgun events older than this are pruned from the state
     debug: bool = False
+
+    @property
+    def state_path(self) -> Path:
+        return self.state if self.state is not None else self.out / "state.duckdb"
 
     def header_for(self, job_column: str) -> str:
         """The export header that feeds a job column (identity unless mapped)."""
@@ -127,22 +133,38 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"invalid TOML: {exc}", file=str(path)) from None
 
     base = path.resolve().parent
-    _check_keys(raw, {"inputs", "out", "as_of", "domains", "checks", "matching", "columns", "csv"}, str(path))
+    _check_keys(
+        raw,
+        {"inputs", "out", "as_of", "domains", "checks", "matching", "columns", "csv", "state", "paths"},
+        str(path),
+    )
     values: dict[str, Any] = {}
+    paths = _expect(raw.get("paths", {}), dict, "paths")
+    _check_keys(paths, {"roots"}, "[paths]")
+    roots = tuple((base / r).resolve() for r in _str_list(paths.get("roots", ["."]), "paths.roots"))
 
     inputs = _expect(raw.get("inputs", {}), dict, "inputs")
     _check_keys(inputs, {"accounts", "events"}, "[inputs]")
     if "accounts" in inputs:
-        values["accounts"] = base / _expect(inputs["accounts"], str, "inputs.accounts")
+        values["accounts"] = _confine(
+            base, _expect(inputs["accounts"], str, "inputs.accounts"), roots, "inputs.accounts"
+        )
     if "events" in inputs:
         events = _expect(inputs["events"], dict, "inputs.events")
         parsed = []
         for domain, patterns in sorted(events.items()):
             for pattern in _str_list(patterns, f"inputs.events.{domain}"):
+                _confine(base, pattern, roots, f"inputs.events.{domain}")
                 parsed.append(EventsInput.parse(f"{domain}={pattern}", base))
         values["events"] = tuple(parsed)
     if "out" in raw:
-        values["out"] = base / _expect(raw["out"], str, "out")
+        values["out"] = _confine(base, _expect(raw["out"], str, "out"), roots, "out")
+    state = _expect(raw.get("state", {}), dict, "state")
+    _check_keys(state, {"path", "retention_days"}, "[state]")
+    if "path" in state:
+        values["state"] = _confine(base, _expect(state["path"], str, "state.path"), roots, "state.path")
+    if "retention_days" in state:
+        values["retention_days"] = _expect(state["retention_days"], int, "state.retention_days")
     if "as_of" in raw:
         as_of = raw["as_of"]
         values["as_of"] = as_of if isinstance(as_of, dt.date) else parse_date(str(as_of), "as_of")
@@ -184,6 +206,19 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return values
 
 
+def _confine(base: Path, text: str, roots: tuple[Path, ...], key: str) -> Path:
+    """A config path, resolved, that must stay inside one of the allowed roots ([paths] roots)."""
+    literal = text.split("*", 1)[0].split("?", 1)[0].split("[", 1)[0]  # the part before any glob
+    resolved = (base / literal).resolve()
+    if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
+        allowed = ", ".join(str(r) for r in roots)
+        raise ConfigError(
+            f"{key} = {text!r} resolves outside the allowed folders ({allowed}); "
+            "add its folder to [paths] roots if this is intended"
+        )
+    return base / text
+
+
 def parse_date(text: str, key: str = "--as-of") -> dt.date:
     try:
         return dt.date.fromisoformat(text)
@@ -194,6 +229,8 @@ def parse_date(text: str, key: str = "--as-of") -> dt.date:
 def _validate(cfg: Config) -> None:
     if cfg.lookback_days < 1:
         raise ConfigError("checks.lookback_days must be at least 1")
+    if cfg.retention_days < cfg.lookback_days:
+        raise ConfigError("state.retention_days must be at least checks.lookback_days")
     if len(cfg.csv_delimiter) != 1:
         raise ConfigError("csv.delimiter must be a single character")
     try:

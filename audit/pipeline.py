@@ -19,10 +19,13 @@ from audit.accounts import load_accounts
 from audit.checks import Check, load_checks, run_check, sql_dir
 from audit.config import Config
 from audit.errors import ConfigError
+from audit.history import apply_history, load_history, save_history
+from audit.incremental import dumps_table, merge_state_events, new_dumps
 from audit.inputs import InputStats, Rejects
+from audit.lock import run_lock
 from audit.mailgun import create_empty_events, load_events
 from audit.matching import duplicate_signups
-from audit.report import discard, private_umask, publish, staging_folder, write_json, write_table
+from audit.report import discard, private_umask, publish, recover, staging_folder, write_json, write_table
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,9 @@ class RunResult:
     inputs: list[InputStats] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)
     rejects: int = 0
+    dumps_skipped: list[dict[str, Any]] = field(default_factory=list)
+    events_from_state: int = 0
+    events_pruned: int = 0
 
     @property
     def findings(self) -> int:
@@ -98,21 +104,32 @@ def connect(cfg: Config, folder: Path) -> duckdb.DuckDBPyConnection:
 
 
 def run_audit(cfg: Config) -> RunResult:
+    """Run every check and publish OUT/<as-of>/; nothing is published or saved unless all of it works."""
     if cfg.accounts is None:
         raise ConfigError("no accounts export given: pass --accounts or set inputs.accounts in the config")
     as_of = cfg.as_of.isoformat()
     timer = _Timer()
     started_at = dt.datetime.now(dt.UTC)
-    with private_umask():
+    with private_umask(), run_lock(cfg.out, cfg.as_of):
+        for note in recover(cfg.out):
+            log.warning("left by an interrupted run: %s", note)
         folder = staging_folder(cfg.out, as_of)
         try:
             con = connect(cfg, folder)
             try:
+                with timer.stage("load_history"):
+                    load_history(con, cfg.state_path, cfg.as_of)
                 result = _run(con, cfg, folder, timer)
+                manifest = _manifest(cfg, result, started_at)
+                with timer.stage("save_history"):
+                    result.events_pruned = save_history(
+                        con, cfg.state_path, cfg.as_of, manifest, cfg.retention_days
+                    )
             finally:
                 con.close()
-            with timer.stage("manifest"):
-                write_json(folder / "manifest.json", _manifest(cfg, result, started_at))
+            manifest.update(events_pruned=result.events_pruned, stages=result.stages)
+            manifest["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            write_json(folder / "manifest.json", manifest)  # last: its presence means complete
             result.folder = publish(folder, cfg.out, as_of)
         except BaseException:
             discard(folder)
@@ -128,10 +145,16 @@ def _run(con: duckdb.DuckDBPyConnection, cfg: Config, folder: Path, timer: _Time
         result.inputs.append(load_accounts(con, cfg, cfg.accounts, rejects))
     with timer.stage("load_events"):
         if cfg.events:
-            result.inputs.extend(load_events(con, cfg, cfg.events, rejects))
+            to_read, result.dumps_skipped = new_dumps(con, cfg.events)
+            event_stats = load_events(con, cfg, to_read, rejects) if to_read else []
+            if not to_read:
+                create_empty_events(con)
+            result.events_from_state = merge_state_events(con, event_stats)
+            result.inputs.extend(event_stats)
         else:
             create_empty_events(con)
             log.warning("no Mailgun events given: only the checks that need accounts alone will run")
+        dumps_table(con, result.inputs, cfg.as_of)
     rejects.register(con)
     params = parameters(cfg)
     with timer.stage("stage_sql"):
@@ -150,11 +173,17 @@ def _run(con: duckdb.DuckDBPyConnection, cfg: Config, folder: Path, timer: _Time
             with timer.stage(f"check:{check.name}"):
                 check.run(con, cfg)
         ran.append(check.name)
-    with timer.stage("findings"):
-        _findings(con, ran)
+    with timer.stage("history"):
+        apply_history(con, ran, cfg.as_of)
+        ordered = (
+            f"SELECT * EXCLUDE (finding_key) FROM run_findings "  # noqa: S608 - constant SQL
+            f"ORDER BY {SEVERITY_RANK}, check_name, account_id"
+        )
+        con.execute(f"CREATE OR REPLACE TABLE findings AS {ordered}")
     with timer.stage("write_reports"):
         for name, table in [(n, f"chk_{n}") for n in ran] + [
             ("findings", "findings"),
+            ("resolved", "resolved"),
             ("rejects", "stg_rejects"),
         ]:
             arrow = con.sql(f"SELECT * FROM {table}").to_arrow_table()  # noqa: S608 - table names from sql/
@@ -167,26 +196,6 @@ def _run(con: duckdb.DuckDBPyConnection, cfg: Config, folder: Path, timer: _Time
 def _all_checks() -> list[Check | PythonCheck]:
     checks: list[Check | PythonCheck] = [*load_checks(), *PYTHON_CHECKS]
     return sorted(checks, key=lambda c: c.name)
-
-
-def _findings(con: duckdb.DuckDBPyConnection, checks: list[str]) -> None:
-    """One row per (check, account) across all checks; table names come from the sql/ file names."""
-    parts = [
-        f"SELECT '{name}' AS check_name, account_id, email, severity, evidence, action FROM chk_{name}"  # noqa: S608
-        for name in checks
-    ]
-    union = (
-        " UNION ALL ".join(parts)
-        if parts
-        else (
-            "SELECT NULL::VARCHAR AS check_name, NULL::BIGINT AS account_id, NULL::VARCHAR AS email, "
-            "NULL::VARCHAR AS severity, NULL::VARCHAR AS evidence, NULL::VARCHAR AS action WHERE false"
-        )
-    )
-    con.execute(
-        f"CREATE OR REPLACE TABLE findings AS SELECT * FROM ({union}) "  # noqa: S608 - identifiers only
-        f"ORDER BY {SEVERITY_RANK}, check_name, account_id"
-    )
 
 
 def _manifest(cfg: Config, result: RunResult, started_at: dt.datetime) -> dict[str, Any]:
@@ -211,6 +220,8 @@ def _manifest(cfg: Config, result: RunResult, started_at: dt.datetime) -> dict[s
             "matching": dataclasses.asdict(cfg.matching),
         },
         "inputs": [s.to_json() for s in result.inputs],
+        "dumps_skipped": result.dumps_skipped,
+        "events_from_state": result.events_from_state,
         "reports": dict(sorted(result.reports.items())),
         "checks_skipped": result.skipped,
         "rejects": result.rejects,

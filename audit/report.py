@@ -114,5 +114,31 @@ def _point_latest(out: Path, as_of: str) -> None:
     os.replace(temporary, latest)
 
 
+def recover(out: Path) -> list[str]:
+    """Tidy what a killed run left in OUT; call only while holding the run lock.
+
+    A run killed between the two renames of `publish` leaves its date's previous reports under
+    .old-*: they are put back. Half-built .tmp-* folders and stray .latest-* links are removed.
+    """
+    done: list[str] = []
+    if not out.is_dir():
+        return done
+    for path in sorted(out.iterdir()):
+        name = path.name
+        if name.startswith(".old-"):
+            final = out / name.removeprefix(".old-").rsplit("-", 1)[0]
+            if not final.exists():
+                os.rename(path, final)
+                done.append(f"restored {final.name}")
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+        elif name.startswith(".tmp-"):
+            shutil.rmtree(path, ignore_errors=True)
+            done.append(f"removed {name}")
+        elif name.startswith(".latest-"):
+            path.unlink(missing_ok=True)
+    return done
+
+
 def discard(staged: Path) -> None:
     shutil.rmtree(staged, ignore_errors=True)

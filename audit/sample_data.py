@@ -504,6 +504,9 @@ CSV_HEADER = (
 AUDIT_TOML = """\
 out = "../../reports"
 
+[paths]
+roots = [".", "../../reports"]
+
 [inputs]
 accounts = "accounts.csv"
 

@@ -93,6 +93,7 @@ def test_run_writes_every_report_and_a_manifest(inputs: Path, tmp_path: Path) ->
         "unconfirmed_accounts",
         "undeliverable_emails",
         "findings",
+        "resolved",
         "rejects",
     }
     assert {p.name for p in folder.iterdir()} == {
@@ -146,7 +147,7 @@ def test_same_inputs_give_byte_identical_reports(inputs: Path, tmp_path: Path) -
     assert run(*audit_args(inputs, first))[0] == 0
     assert run(*audit_args(inputs, second))[0] == 0
     files = sorted(p.name for p in (first / "2025-11-20").iterdir() if p.name != "manifest.json")
-    assert len(files) == 14
+    assert len(files) == 16
     for name in files:
         assert (first / "2025-11-20" / name).read_bytes() == (second / "2025-11-20" / name).read_bytes(), name
 
@@ -220,7 +221,7 @@ def test_a_failed_run_leaves_earlier_reports_untouched(inputs: Path, tmp_path: P
     (inputs / "accounts.csv").write_text("id;email\n")
     assert run(*audit_args(inputs, out))[0] == 65
     assert {p.name: p.read_bytes() for p in (out / "2025-11-20").iterdir()} == before
-    assert sorted(p.name for p in out.iterdir()) == ["2025-11-20", "latest"]
+    assert sorted(p.name for p in out.iterdir()) == [".lock", "2025-11-20", "latest", "state.duckdb"]
 
 
 def test_every_command_has_help() -> None:

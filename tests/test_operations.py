@@ -1,0 +1,228 @@
+"""Nightly operation: the run lock, kills at any stage, history of findings, incremental Mailgun,
+file modes, path confinement and logs free of email addresses."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from audit.cli import main
+from audit.lock import run_lock
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "sample"
+AS_OF = "2026-11-20"
+DOMAINS = ("mg.gitlab.com", "customers.gitlab.com", "mg.about.gitlab.com")
+EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(\.[\w-]+)+")
+
+
+def sample_args(out: Path, as_of: str = AS_OF, nights: list[str] | None = None) -> list[str]:
+    """The sample's inputs; `nights` limits the Mailgun dumps to those nights' files."""
+    args = ["run", "--accounts", str(SAMPLE / "accounts.csv"), "--out", str(out), "--as-of", as_of]
+    for domain in DOMAINS:
+        for night in nights or ["*"]:
+            args += ["--events", f"{domain}={SAMPLE}/mailgun/{domain}/events-{night}.jsonl.gz"]
+    return args
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def report_rows(folder: Path, name: str) -> list[dict[str, object]]:
+    frame = pl.read_parquet(folder / f"{name}.parquet")
+    return frame.drop([c for c in ("first_seen", "status") if c in frame.columns]).to_dicts()
+
+
+def test_a_second_run_while_one_is_active_exits_75(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with run_lock(out, __import__("datetime").date(2026, 11, 20)):
+        code, _, stderr = cli(*sample_args(out), "--quiet")
+    assert code == 75
+    assert f"another run holds the lock (pid {os.getpid()}, as-of 2026-11-20" in stderr
+    assert not (out / AS_OF).exists()
+
+
+def test_a_lock_left_by_a_killed_process_does_not_block(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import datetime, sys, time; from pathlib import Path; from audit.lock import run_lock\n"
+         f"with run_lock(Path({str(out)!r}), datetime.date(2026, 11, 20)):\n"
+         "    print('locked', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    assert cli(*sample_args(out), "--quiet")[0] == 75
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    assert cli(*sample_args(out), "--quiet")[0] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "stage", ["load_accounts", "load_events", "check:duplicate_signups", "write_reports", "save_history"]
+)
+def test_a_run_killed_at_any_stage_leaves_earlier_reports_intact(tmp_path: Path, stage: str) -> None:
+    out = tmp_path / "out"
+    assert cli(*sample_args(out, "2026-11-19", ["2026-11-1[0-9]"]), "--quiet")[0] == 0
+    assert cli(*sample_args(out), "--quiet")[0] == 0
+    before = {d: snapshot(out / d) for d in ("2026-11-19", AS_OF)}
+    latest = os.readlink(out / "latest")
+
+    victim = subprocess.Popen(
+        [sys.executable, "-m", "audit", *sample_args(out), "--verbose"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert victim.stderr is not None
+    for line in victim.stderr:
+        if f"stage {stage} done" in line:
+            victim.send_signal(signal.SIGKILL)
+            break
+    victim.wait()
+    assert victim.returncode == -signal.SIGKILL, f"the run ended before stage {stage}"
+
+    assert {d: snapshot(out / d) for d in ("2026-11-19", AS_OF)} == before
+    assert os.readlink(out / "latest") == latest
+    assert cli(*sample_args(out), "--quiet")[0] == 0
+    assert snapshot(out / AS_OF) | {"manifest.json": b""} == before[AS_OF] | {"manifest.json": b""}
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".") and p.name != ".lock") == []
+
+
+def test_rerunning_a_date_replaces_it_with_identical_reports(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert cli(*sample_args(out), "--quiet")[0] == 0
+    first = snapshot(out / AS_OF)
+    assert cli(*sample_args(out), "--quiet")[0] == 0
+    second = snapshot(out / AS_OF)
+    first.pop("manifest.json"), second.pop("manifest.json")
+    assert first == second
+
+
+def test_findings_carry_first_seen_and_status_and_resolved_lists_what_went(tmp_path: Path) -> None:
+    header = "id,email,created_at,confirmed_at\n"
+    accounts = tmp_path / "accounts.csv"
+    out = tmp_path / "out"
+
+    def night(as_of: str, rows: str) -> Path:
+        accounts.write_text(header + rows)
+        code, _, stderr = cli("run", "--accounts", str(accounts), "--out", str(out), "--as-of", as_of, "-q")
+        assert code == 0, stderr
+        return out / as_of
+
+    night("2026-11-18", "1,ana@acme.com,2026-11-01 00:00:00 UTC,\n2,bo@acme.com,2026-11-01 00:00:00 UTC,\n")
+    night("2026-11-19", "1,ana@acme.com,2026-11-01 00:00:00 UTC,\n2,bo@acme.com,2026-11-01 00:00:00 UTC,"
+                        "2026-11-19 08:00:00 UTC\n3,cy@acme.com,2026-11-19 00:00:00 UTC,\n")  # fmt: skip
+    day = night(
+        "2026-11-20", "1,ana@acme.com,2026-11-01 00:00:00 UTC,\n3,cy@acme.com,2026-11-19 00:00:00 UTC,\n"
+    )
+    rows = pl.read_parquet(day / "unconfirmed_accounts.parquet").select("account_id", "first_seen", "status")
+    assert [(r[0], str(r[1]), r[2]) for r in rows.iter_rows()] == [
+        (1, "2026-11-18", "ongoing"), (3, "2026-11-19", "ongoing")]  # fmt: skip
+    resolved = pl.read_parquet(out / "2026-11-19" / "resolved.parquet")
+    assert resolved.select("check_name", "account_id", "first_seen", "last_seen").rows() == [
+        (
+            "unconfirmed_accounts",
+            2,
+            *map(__import__("datetime").date.fromisoformat, ["2026-11-18", "2026-11-18"]),
+        )
+    ]
+    new = pl.read_parquet(out / "2026-11-19" / "findings.parquet").filter(pl.col("status") == "new")
+    assert new["account_id"].to_list() == [3]
+
+
+def test_a_week_of_nightly_dumps_gives_the_same_findings_as_one_full_run(tmp_path: Path) -> None:
+    nightly, full = tmp_path / "nightly", tmp_path / "full"
+    for day in range(11, 21):  # every dump, one night at a time
+        as_of = f"2026-11-{day}"
+        code, _, stderr = cli(*sample_args(nightly, as_of, [as_of]), "--quiet")
+        assert code == 0, stderr
+    assert cli(*sample_args(full), "--quiet")[0] == 0
+    for name in ("unconfirmed_accounts", "gitlab_password_resets", "undeliverable_emails",
+                 "email_mismatches", "duplicate_signups"):  # fmt: skip
+        assert report_rows(nightly / AS_OF, name) == report_rows(full / AS_OF, name), name
+    manifest = json.loads((nightly / AS_OF / "manifest.json").read_text())
+    assert manifest["events_from_state"] > 0
+    assert {i["path"].rsplit("/", 1)[1] for i in manifest["inputs"] if i["kind"] == "events"} == {
+        "events-2026-11-20.jsonl.gz"
+    }
+
+
+def test_dumps_already_read_are_skipped_and_old_events_pruned(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert cli(*sample_args(out, "2026-11-19", ["2026-11-1[0-9]"]), "--quiet")[0] == 0
+    assert cli(*sample_args(out), "--quiet")[0] == 0
+    manifest = json.loads((out / AS_OF / "manifest.json").read_text())
+    assert len(manifest["dumps_skipped"]) == 27 and len(manifest["inputs"]) == 1 + 3
+    config = tmp_path / "short.toml"
+    config.write_text(f'out = "out"\n[state]\nretention_days = 7\n[inputs]\naccounts = "{SAMPLE}/accounts.csv"\n'
+                      f'[paths]\nroots = [".", "{SAMPLE}"]\n')  # fmt: skip
+    code, _, stderr = cli(
+        "run",
+        "--config",
+        str(config),
+        "--as-of",
+        "2026-11-21",
+        "--events",
+        f"mg.gitlab.com={SAMPLE}/mailgun/mg.gitlab.com/events-2026-11-20.jsonl.gz",
+        "-q",
+    )
+    assert code == 0, stderr
+    manifest = json.loads((out / "2026-11-21" / "manifest.json").read_text())
+    assert manifest["events_pruned"] > 0
+    con = duckdb.connect(str(out / "state.duckdb"), read_only=True)
+    oldest = con.execute("SELECT min(event_at) FROM events").fetchall()[0][0]
+    assert str(oldest) >= "2026-11-14"
+
+
+def test_state_and_reports_are_owner_only_whatever_the_umask(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    old = os.umask(0o002)
+    try:
+        assert cli(*sample_args(out), "--quiet")[0] == 0
+    finally:
+        os.umask(old)
+    for path in [out / "state.duckdb", *(out / AS_OF).iterdir()]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_logs_and_output_never_contain_an_email_address(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    for flags in (["--verbose"], ["--debug"], []):
+        result = subprocess.run([sys.executable, "-m", "audit", *sample_args(out), *flags],
+                                capture_output=True, text=True, cwd=ROOT, check=True)  # fmt: skip
+        assert "stage" in result.stderr
+        assert not EMAIL.search(result.stdout + result.stderr), flags
+    # an error naming a bad row names the line, not the address
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,email,created_at,confirmed_at\n1,ana@acme.com,yesterday,\n")
+    result = subprocess.run([sys.executable, "-m", "audit", "run", "--accounts", str(bad), "--out", str(out)],
+                            capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+    assert not EMAIL.search(result.stdout + result.stderr)
+
+
+@pytest.mark.parametrize("escape", ["../elsewhere", "/tmp/elsewhere"])
+def test_config_paths_must_stay_inside_the_allowed_folders(tmp_path: Path, escape: str) -> None:
+    shutil.copy(SAMPLE / "accounts.csv", tmp_path / "accounts.csv")
+    config = tmp_path / "audit.toml"
+    config.write_text(f'out = "{escape}"\n[inputs]\naccounts = "accounts.csv"\n')
+    code, _, stderr = cli("run", "--config", str(config), "-q")
+    assert code == 78
+    assert "out = " in stderr and "resolves outside the allowed folders" in stderr
