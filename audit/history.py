@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from audit.errors import OutputError
 from audit.schema import STG_ACCOUNTS, STG_EVENTS
 
 log = logging.getLogger(__name__)
+ATTACH_PATIENCE_S = 30.0
 
 # Tables of the state file; `hist_<name>` is the in-memory copy a run works with.
 STATE_TABLES: dict[str, dict[str, str]] = {
@@ -82,7 +84,7 @@ def attached(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> Ite
         con.execute("ATTACH ':memory:' AS state")
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
-        con.execute("ATTACH $path AS state" + (" (READ_ONLY)" if read_only else ""), {"path": str(path)})
+        _attach_with_retry(con, path, read_only)
     try:
         if not read_only or not path.exists():
             for name, columns in STATE_TABLES.items():
@@ -92,6 +94,20 @@ def attached(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> Ite
         con.execute("DETACH state")
         if not read_only and path.exists():
             os.chmod(path, 0o600)
+
+
+def _attach_with_retry(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:
+    """A `lookup` may hold the file open for a moment; wait for it rather than fail the night's run."""
+    sql = "ATTACH $path AS state" + (" (READ_ONLY)" if read_only else "")
+    deadline = time.monotonic() + ATTACH_PATIENCE_S
+    while True:
+        try:
+            con.execute(sql, {"path": str(path)})
+            return
+        except duckdb.IOException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def load_history(con: duckdb.DuckDBPyConnection, path: Path, as_of: dt.date) -> None:
