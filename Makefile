@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 
 audit: $(STAMP)
 	$(BIN)/account-audit run --config data/sample/audit.toml --as-of $(SAMPLE_AS_OF) --out $(OUT) --quiet
+	@echo "Digest: $(OUT)/$(SAMPLE_AS_OF)/digest.html"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

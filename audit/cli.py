@@ -12,7 +12,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -20,7 +20,9 @@ from audit import __version__
 from audit.config import EventsInput, load_config, parse_date
 from audit.errors import AuditError
 from audit.logs import finish_status, setup_logging
-from audit.pipeline import RunResult, run_audit
+
+if TYPE_CHECKING:
+    from audit.pipeline import RunResult
 
 EXIT_SOFTWARE = 70
 F = TypeVar("F", bound=Callable[..., Any])
@@ -115,6 +117,8 @@ def run(
     verbose: bool,
 ) -> None:
     """Load the inputs, run every check and write the reports to OUT/<as-of>/."""
+    from audit.pipeline import run_audit  # imported here so `lookup` starts without pyarrow
+
     setup_logging(quiet=quiet, verbose=verbose, debug=debug)
     cfg = load_config(
         config_path,
@@ -146,6 +150,40 @@ def _print_summary(result: RunResult) -> None:
         f"Inputs: {len(result.inputs)} file(s), {loaded} rows loaded, {result.rejects} rejected"
         + (f" (see {result.folder / 'rejects.csv'})" if result.rejects else "")
     )
+
+
+class DocumentedArgument(click.Argument):
+    """A positional argument that carries help text like an option (click's own arguments have none)."""
+
+    def __init__(self, *args: Any, help: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = help
+
+
+@main.command()
+@common_options
+@click.argument("email", cls=DocumentedArgument, help="The customer's email address, as in the ticket.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (schema in the README) instead of text.")
+@handle_errors
+def lookup(config_path: Path | None, out: Path | None, debug: bool, email: str, as_json: bool) -> None:
+    """Show everything the last run knows about the customer with address EMAIL.
+
+    Reads OUT/state.duckdb (or the config's [state] path) read-only and the latest reports; no re-run.
+    Exit status 0 when something matches, 1 when nothing does.
+    """
+    import json
+
+    from audit.lookup import lookup as find
+    from audit.lookup_text import render
+
+    cfg = load_config(config_path, out=out, debug=debug or None)
+    result = find(cfg, email)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        click.echo(render(result))
+    if not result["found"]:
+        sys.exit(1)
 
 
 @main.command()

@@ -18,6 +18,7 @@ from audit import __version__
 from audit.accounts import load_accounts
 from audit.checks import Check, load_checks, run_check, sql_dir
 from audit.config import Config
+from audit.digest import write_digest
 from audit.errors import ConfigError
 from audit.history import apply_history, load_history, save_history
 from audit.incremental import dumps_table, merge_state_events, new_dumps
@@ -121,6 +122,8 @@ def run_audit(cfg: Config) -> RunResult:
                     load_history(con, cfg.state_path, cfg.as_of)
                 result = _run(con, cfg, folder, timer)
                 manifest = _manifest(cfg, result, started_at)
+                with timer.stage("digest"):
+                    write_digest(con, folder, manifest)
                 with timer.stage("save_history"):
                     result.events_pruned = save_history(
                         con, cfg.state_path, cfg.as_of, manifest, cfg.retention_days
