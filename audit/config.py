@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.errors import ConfigError
-from audit.matching import MatchingConfig
+from audit.matching_config import MatchingConfig
 
 # The job's own column names; the export's header is mapped onto these.
 REQUIRED_ACCOUNT_COLUMNS = ("id", "email", "created_at", "confirmed_at")

@@ -35,7 +35,10 @@ PLUS_TAG_DOMAINS = (
 PUBLIC_DOMAINS = (
     *PLUS_TAG_DOMAINS,
     *("msn.com", "yahoo.com", "ymail.com", "aol.com", "mac.com", "pm.me", "gmx.de", "gmx.net", "web.de"),
-    *("mail.ru", "yandex.ru", "qq.com", "163.com", "126.com", "naver.com", "zoho.com"),
+    *("mail.ru", "yandex.ru", "qq.com", "163.com", "126.com", "naver.com", "zoho.com", "mail.com"),
+    *("email.com", "gmx.com", "gmx.at", "gmx.ch", "hotmail.co.uk", "hotmail.fr", "hotmail.de", "hotmail.it"),
+    *("yahoo.co.uk", "yahoo.fr", "yahoo.de", "yahoo.co.jp", "yahoo.com.br", "live.co.uk", "outlook.de"),
+    *("rediffmail.com", "tutanota.com", "hey.com", "inbox.com", "rambler.ru", "seznam.cz", "t-online.de"),
 )
 # Local parts of shared, function mailboxes: several people may sign up with one.
 ROLE_LOCAL_PARTS = (
@@ -49,11 +52,43 @@ SEPARATORS = "._-"
 DIGITS = "0123456789"
 # Values people type when a form insists on a name; they must never count as two people agreeing.
 PLACEHOLDER_NAMES = frozenset(
-    ("na", "none", "null", "nil", "unknown", "test", "xx", "xxx", "tbd", "user", "customer", "name")
+    ("na", "none", "null", "nil", "unknown", "test", "x", "xx", "xxx", "tbd", "user", "customer", "name")
 )
 
+# What `str.strip()` removes and `\s` matches: spelled out so the polars expressions use the same set.
+# Every code point for which str.isspace() is true (what str.strip() removes); spelled out because
+# computing it at import scans all of Unicode (0.2 s on every command). A test checks the list.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 _SPACE = re.compile(r"\s")
 _LETTERS = re.compile(r"[^\W\d_]+")  # runs of letters in any script
+# Short forms of first names (key -> key of the full name): "Bob" and "Robert" are one person's names.
+NICKNAMES = {
+    **{"bob": "robert", "rob": "robert", "bobby": "robert", "robbie": "robert", "bill": "william"},
+    **{"will": "william", "billy": "william", "liz": "elizabeth", "beth": "elizabeth"},
+    **{"betty": "elizabeth", "eliza": "elizabeth", "mike": "michael", "mick": "michael", "rick": "richard"},
+    **{"dick": "richard", "rich": "richard", "joe": "joseph", "joey": "joseph", "tom": "thomas"},
+    **{"tommy": "thomas", "dan": "daniel", "danny": "daniel", "matt": "matthew", "tony": "anthony"},
+    **{"jen": "jennifer", "jenny": "jennifer", "pat": "patricia", "patty": "patricia", "kate": "katherine"},
+    **{"katie": "katherine", "kathy": "katherine", "cathy": "catherine", "chris": "christopher"},
+    **{"alex": "alexander", "sasha": "alexander", "steve": "steven", "andy": "andrew", "drew": "andrew"},
+    **{"jim": "james", "jimmy": "james", "jamie": "james", "dave": "david", "sam": "samuel"},
+    **{"ben": "benjamin", "benny": "benjamin", "fred": "frederick", "frank": "francis"},
+    **{"nick": "nicholas", "ed": "edward", "ted": "edward", "greg": "gregory", "jeff": "jeffrey"},
+    **{"jon": "jonathan", "nate": "nathan", "pete": "peter", "sue": "susan", "meg": "margaret"},
+    **{"maggie": "margaret", "peggy": "margaret", "kasia": "katarzyna", "tomek": "tomasz", "dima": "dmitri"},
+    **{"sergey": "sergei", "misha": "mikhail", "pepe": "jose", "paco": "francisco", "nacho": "ignacio"},
+}  # fmt: skip
+# Legal forms and filler words that say nothing about which company it is.
+_COMPANY_FILLER = frozenset(("the", "inc", "llc", "ltd", "gmbh", "corp", "co", "plc", "sa", "ag", "bv"))
+PLACEHOLDER_COMPANIES = frozenset(
+    (
+        *("self", "selfemployed", "personal", "private", "none", "na", "freelance", "freelancer", "home"),
+        *("individual", "student", "unemployed", "retired", "test", "company", "nocompany", "me"),
+    )
+)
 
 
 class Mailbox(NamedTuple):
@@ -76,7 +111,7 @@ def split_email(email: str | None) -> tuple[str, str] | None:
     """
     if email is None:
         return None
-    text = email.strip().lower()
+    text = email.strip(WHITESPACE).lower()
     local, at, domain = text.rpartition("@")
     domain = domain.rstrip(".")
     if not at or not local or not domain or _SPACE.search(text):
@@ -160,6 +195,26 @@ def first_name_key(text: str | None) -> str | None:
     return name_key(words[0]) if words else None
 
 
+def company_key(text: str | None) -> str | None:
+    """The first significant word of a company name: "ACME Corp." and "Acme Corporation" agree.
+
+    People type their employer in many ways (`Globex`, `Globex Systems GmbH`, `globex systems`), so only
+    the first word is a reliable key; a placeholder (`self`, `N/A`, `freelance`) says nothing.
+    """
+    if not text:
+        return None
+    keys = (name_key(w) for w in text.replace("&", " ").split())
+    words = [w for w in keys if w and w not in _COMPANY_FILLER]
+    if not words or "".join(words) in PLACEHOLDER_COMPANIES or words[0] in PLACEHOLDER_COMPANIES:
+        return None
+    return words[0]
+
+
+def nickname_key(first: str | None) -> str | None:
+    """A first-name key with common short forms mapped to the full name (bob -> robert)."""
+    return NICKNAMES.get(first, first) if first else None
+
+
 def built_from_name(stem: str, first: str | None, last: str | None) -> bool:
     """Whether a local part is one of the usual forms of the person's name (jsmith, john.smith, smithj ...).
 
@@ -218,3 +273,39 @@ def display_email(email: str | None) -> str:
     if email is not None and email == email.strip() and email.isprintable():
         return email
     return json.dumps(email, ensure_ascii=False)
+
+
+def _doubled_letter(a: str, b: str) -> bool:
+    """Whether one string is the other with one letter doubled (`gonzalezz` / `gonzalez`)."""
+    long, short = (a, b) if len(a) > len(b) else (b, a)
+    return len(long) == len(short) + 1 and any(
+        long[i] == long[i + 1] and long[:i] + long[i + 1 :] == short for i in range(len(long) - 1)
+    )
+
+
+def is_typo(local_a: str, local_b: str) -> bool:
+    """Whether two local parts differ by one typo inside a word: a letter swapped, mistyped, missing or extra.
+
+    The first and last letters are excluded (unless a letter is doubled), and so is a change of a one-letter
+    word: that is where
+    address conventions put initials (`jsmith` / `ksmith`, `patricial` / `patriciaf`, `john.a.smith` /
+    `john.b.smith`), so a difference there is more often a second person than a slip of the finger.
+    """
+    a, b = skeleton(local_a), skeleton(local_b)
+    if a == b or OSA.distance(a, b) != 1:
+        return False
+    head = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    tail = next((i for i, (x, y) in enumerate(zip(a[::-1], b[::-1], strict=False)) if x != y), 0)
+    if (head == 0 or tail == 0) and not _doubled_letter(a, b):
+        return False
+    return not initials_differ(local_a, local_b)
+
+
+def initials_differ(local_a: str, local_b: str) -> bool:
+    """Whether two local parts differ only in a one-letter word: `john.a.smith` / `john.b.smith`.
+
+    Companies tell colleagues of one name apart by a middle initial, so this is a second person.
+    """
+    words_a, words_b = (re.split(r"[._-]+", strip_tag(local.lower())) for local in (local_a, local_b))
+    changed = [(x, y) for x, y in zip(words_a, words_b, strict=False) if x != y]
+    return len(words_a) == len(words_b) > 1 and len(changed) == 1 and min(map(len, changed[0])) <= 1

@@ -18,9 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from audit import matching_blocking as mb
+from audit import matching_features as mf
 from audit.config import load_config
 from audit.errors import ConfigError
-from audit.matching import MatchingConfig, _candidates, _features, duplicate_signups, score_pair
+from audit.matching import MatchingConfig, duplicate_signups, score_pair
 
 STG_ACCOUNTS_DDL = """
 CREATE TABLE stg_accounts (
@@ -41,13 +43,13 @@ OUTPUT = [
 
 def acct(account_id: int, email: str | None, first: str | None = None, last: str | None = None, *,
          confirmed: bool = True, uid: str | None = None, signed_in: str | None = None,
-         billing: str | None = None) -> dict[str, Any]:  # fmt: skip
+         billing: str | None = None, company: str | None = None) -> dict[str, Any]:  # fmt: skip
     """A confirmed account, never signed in, not linked, unless the case says otherwise."""
     return {
         "account_id": account_id, "email": email, "first_name": first, "last_name": last,
         "confirmed_at": dt.datetime(2026, 1, 5, 9, 30) if confirmed else None, "uid": uid,
         "last_sign_in_at": dt.datetime.fromisoformat(signed_in) if signed_in else None,
-        "billing_account_id": billing,
+        "billing_account_id": billing, "company": company,
     }  # fmt: skip
 
 
@@ -62,10 +64,10 @@ def db() -> Iterator[duckdb.DuckDBPyConnection]:
 def load(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> None:
     for line, row in enumerate(rows, start=2):
         con.execute(
-            "INSERT INTO stg_accounts (account_id, email, email_norm, first_name, last_name, confirmed_at, "
-            "uid, last_sign_in_at, billing_account_id, created_at, source_line) VALUES ($account_id, $email, "
-            "nullif(lower(trim($email)), ''), $first_name, $last_name, $confirmed_at, $uid, "
-            "$last_sign_in_at, $billing_account_id, TIMESTAMP '2026-01-05 09:00', $line)",
+            "INSERT INTO stg_accounts (account_id, email, email_norm, first_name, last_name, company, "
+            "confirmed_at, uid, last_sign_in_at, billing_account_id, created_at, source_line) VALUES "
+            "($account_id, $email, nullif(lower(trim($email)), ''), $first_name, $last_name, $company, "
+            "$confirmed_at, $uid, $last_sign_in_at, $billing_account_id, TIMESTAMP '2026-01-05 09:00', $line)",
             {**row, "line": line},
         )
 
@@ -128,7 +130,7 @@ CASES = [
     pytest.param([acct(1, "jonh.smith@acme.com"), acct(2, "john.smith@acme.com")],
                  [("dup-1", [1, 2], 1)], "same address apart from two swapped letters", id="transposition"),
     pytest.param([acct(1, "johm.smith@acme.com", *JS), acct(2, "john.smith@acme.com", *JS)],
-                 [("dup-1", [1, 2], 1)], "local parts 0.89 similar, same first and last name",
+                 [("dup-1", [1, 2], 1)], "same address apart from one mistyped letter, same first and last name",
                  id="typo with name support"),
     pytest.param([acct(1, "jon.smith@acme.com"), acct(2, "jan.smith@acme.com")],
                  [], None, id="near miss: one letter apart, no names"),
@@ -164,13 +166,41 @@ CASES = [
     pytest.param([acct(1, "oadebayo@quarrylane.io", "Oluwadamilare", "Adebayo"),
                   acct(2, "dami.adebayo@yahoo.com", "Oluwadamilare", "Adebayo")],
                  [("dup-1", [1, 2], 1)],
-                 "same full name, shared by no other account, and both addresses contain the last name",
+                 "same full name, rare in this export, and both addresses contain the name",
                  id="rare full name in two domains"),
     pytest.param([acct(1, "john.smith@acme.com", *JS), acct(2, "john.smith@globex.com", *JS),
                   acct(3, "jsmith@initech.com", *JS)],
-                 [], None, id="near miss: a full name three accounts share is too common"),
+                 [], None, id="near miss: one name at three employers"),
     pytest.param([acct(1, "john.smith@acme.com"), acct(2, "john.smith@globex.com")],
                  [], None, id="near miss: same local part, other domain, no names"),
+    pytest.param([acct(1, "jon.lee@gmial.com"), acct(2, "jon.lee@gmail.com")],
+                 [("dup-1", [1, 2], 1)], "same address apart from a typo in the domain (gmail.com / gmial.com)",
+                 id="typo in a free-mail domain"),
+    pytest.param([acct(1, "ana.lima@acme.com"), acct(2, "ana.lima@acme.co")],
+                 [], None, id="near miss: two company domains one letter apart, equally common"),
+    pytest.param([acct(1, "ana.lima@gmail.com", "Ana", "Lima", company="Acme"),
+                  acct(2, "ana.lima@acme.com", "Ana", "Lima")],
+                 [("dup-1", [1, 2], 1)], "same local part in two domains (a work and a personal address), "
+                 "same first and last name, same company", id="work and personal address"),
+    pytest.param([acct(1, "ana.lima@gmail.com", "Ana", "Lima", company="Globex"),
+                  acct(2, "ana.lima@acme.com", "Ana", "Lima", company="Acme")],
+                 [], None, id="near miss: the companies overturn a work and personal address"),
+    pytest.param([acct(1, "john.smith@acme.com", *JS, company="Acme Corp"),
+                  acct(2, "john_smith@acme.com", *JS, company="Globex")],
+                 [], None, id="near miss: the companies overturn a separator change"),
+    pytest.param([acct(1, "john.smith@acme.com", "Jonh", "Smith"), acct(2, "john_smith@acme.com", *JS)],
+                 [("dup-1", [1, 2], 1)], "same address apart from separators, same last name, first names one "
+                 "typo apart", id="a typo in a name is no conflict"),
+    pytest.param([acct(1, "rob.stone@acme.com", "Rob", "Stone"), acct(2, "rob_stone@acme.com", "Robert", "Stone")],
+                 [("dup-1", [1, 2], 1)], "same address apart from separators, same last name, first name and its "
+                 "short form", id="short form of a first name"),
+    pytest.param([acct(1, "john.a.smith@acme.com", *JS), acct(2, "john.b.smith@acme.com", *JS)],
+                 [], None, id="near miss: middle initials of two colleagues are no typo"),
+    pytest.param([acct(1, "patricial@acme.com", "Pat", None), acct(2, "patriciaf@acme.com", "Patricia", "Ford")],
+                 [], None, id="near miss: a different last initial is no typo"),
+    pytest.param([acct(1, "michael.white@acme.com"), acct(2, "mchael.white@acme.com")],
+                 [("dup-1", [1, 2], 1)], "same address apart from one letter more or less",
+                 id="a letter missing in a long address needs no names"),
     # --- unusable addresses -------------------------------------------------------------------------
     pytest.param([acct(1, None), acct(2, ""), acct(3, "   "), acct(4, "not-an-email"), acct(5, "@acme.com")],
                  [], None, id="unusable addresses never match"),
@@ -289,8 +319,30 @@ def test_blocking_is_linear(db: duckdb.DuckDBPyConnection) -> None:
     rng = random.Random(1)
     names = ["".join(rng.choice("abcdefghij") for _ in range(8)) for _ in range(5000)]
     cfg = MatchingConfig(window=4)
-    feats = _features([f"{n}@big.com" for n in names], [n[:3] for n in names], [n[3:] for n in names], cfg)
-    assert _candidates(feats, cfg).height <= len(names) * (3 * cfg.window + 2)
+    accounts = pl.DataFrame({"email": [f"{n}@big.com" for n in names], "first_name": [n[:3] for n in names],
+                             "last_name": [n[3:] for n in names], "company": [None] * len(names)},
+                            schema=dict.fromkeys(("email", "first_name", "last_name", "company"), pl.String))  # fmt: skip
+    pairs, _counts = mb.candidates(mf.features(accounts, cfg), cfg)
+    assert pairs.height <= len(names) * (len(mb.blocks(cfg)) + 1) * cfg.window
+
+
+def test_a_common_name_does_not_link_work_and_personal_addresses(db: duckdb.DuckDBPyConnection) -> None:
+    """Agreement on a name is evidence only as far as the name is rare in the export."""
+    crowd = [acct(100 + k, f"person{k}@corp{k}.com", "John" if k % 2 else "Maria", "Smith" if k % 3 else "Garcia")
+             for k in range(60)]  # fmt: skip
+    pair = [acct(1, "john.smith@gmail.com", *JS), acct(2, "john.smith@acme.com", *JS)]
+    assert run(db, pair + crowd) == []
+    db.execute("DELETE FROM stg_accounts")
+    rare = [acct(1, "oluwadamilare.adebayo@gmail.com", "Oluwadamilare", "Adebayo"),
+            acct(2, "oluwadamilare.adebayo@acme.com", "Oluwadamilare", "Adebayo")]  # fmt: skip
+    assert clusters(run(db, rare + crowd)) == [("dup-1", [1, 2], 1)]
+
+
+def test_missing_values_never_agree(db: duckdb.DuckDBPyConnection) -> None:
+    """Two accounts with no names and no company: only the addresses can link them."""
+    out = run(db, [acct(1, "ana.lima@gmail.com", "N/A", "-", company="self"),
+                   acct(2, "ana.lima@acme.com", "n/a", "", company="N/A")])  # fmt: skip
+    assert out == []
 
 
 @pytest.mark.parametrize(
@@ -301,7 +353,10 @@ def test_blocking_is_linear(db: duckdb.DuckDBPyConnection) -> None:
      ({"digits_score": True}, "digits_score must be a number"),
      ({"window": 0}, "window must be a whole number from 1 to 1000"),
      ({"min_local_length": 2.5}, "min_local_length must be a whole number"),
-     ({"max_name_sharers": 0}, "max_name_sharers must be a whole number"),
+     ({"max_namesakes": -1}, "max_namesakes must be a number from 0"),
+     ({"typo_min_length": 0}, "typo_min_length must be a whole number"),
+     ({"company_weight": 2}, "company_weight must be a number between 0 and 1"),
+     ({"domain_typo_ratio": 0.5}, "domain_typo_ratio must be a number from 1"),
      ({"similar_needs_names": "yes"}, "similar_needs_names must be true or false"),
      ({"role_local_parts": ["billing", 3]}, "role_local_parts must be a list of non-empty strings"),
      ({"public_domains": "gmail.com"}, "public_domains must be a list of non-empty strings")],

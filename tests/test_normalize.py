@@ -110,6 +110,39 @@ def test_is_role_local(local: str, role: bool) -> None:
     assert nz.is_role_local(local, roles) is role
 
 
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [("ACME Corp.", "acme"), ("Acme Corporation", "acme"), ("The Acme Group, Inc.", "acme"), ("acme", "acme"),
+     ("Harbor & Pine", "harbor"), ("N/A", None), ("self-employed", None), ("Freelance", None), ("", None),
+     (None, None), ("Inc.", None)],
+)  # fmt: skip
+def test_company_key(text: str | None, key: str | None) -> None:
+    assert nz.company_key(text) == key
+
+
+def test_nickname_key() -> None:
+    assert nz.nickname_key("bob") == nz.nickname_key("robert") == "robert"
+    assert nz.nickname_key("ana") == "ana" and nz.nickname_key(None) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "typo"),
+    [("jonh.smith", "john.smith", True), ("michael.white", "mchael.white", True), ("jammes", "james", True),
+     ("daniel.gonzalezz", "daniel.gonzalez", True), ("jsmith", "ksmith", False), ("patricial", "patriciaf", False),
+     ("john.a.smith", "john.b.smith", False), ("john.smith", "john.smith", False), ("jon.smith", "jan.smyth", False),
+     ("michaek", "michael", False)],
+)  # fmt: skip
+def test_is_typo(a: str, b: str, typo: bool) -> None:
+    assert nz.is_typo(a, b) is typo
+    assert nz.is_typo(b, a) is typo
+
+
+def test_initials_differ() -> None:
+    assert nz.initials_differ("john.a.smith", "john.b.smith")
+    assert not nz.initials_differ("john.a.smith", "john.smith")
+    assert not nz.initials_differ("jon.smith", "jan.smith")
+
+
 # --- reasons and display -------------------------------------------------------------------------------
 
 
@@ -177,6 +210,20 @@ def test_name_key_is_idempotent(text: str) -> None:
         assert nz.name_key(key) == key
 
 
+@given(st.text(max_size=16))
+def test_company_key_is_idempotent(text: str) -> None:
+    key = nz.company_key(text)
+    if key is not None:
+        assert nz.company_key(key) == key
+
+
+@given(
+    st.text(st.sampled_from("abcdej.-_+"), max_size=10), st.text(st.sampled_from("abcdej.-_+"), max_size=10)
+)
+def test_is_typo_is_symmetric(a: str, b: str) -> None:
+    assert nz.is_typo(a, b) == nz.is_typo(b, a)
+
+
 @given(st.text(max_size=12), st.text(max_size=12))
 def test_local_similarity_is_symmetric_and_bounded(a: str, b: str) -> None:
     value = nz.local_similarity(a, b)
@@ -186,17 +233,27 @@ def test_local_similarity_is_symmetric_and_bounded(a: str, b: str) -> None:
 
 
 PEOPLE = st.tuples(emails, names, names)
+COMPANIES = st.sampled_from([None, "Acme", "ACME Corp", "Globex", "N/A"])
 
 
 @settings(max_examples=150, deadline=None)
-@given(PEOPLE, PEOPLE)
+@given(PEOPLE, PEOPLE, COMPANIES, COMPANIES)
 def test_pair_score_is_symmetric_and_bounded(
-    a: tuple[str, str | None, str | None], b: tuple[str, str | None, str | None]
+    a: tuple[str, str | None, str | None],
+    b: tuple[str, str | None, str | None],
+    ca: str | None,
+    cb: str | None,
 ) -> None:
-    forward, backward = score_pair(a, b), score_pair(b, a)
+    forward, backward = score_pair(a, b, companies=(ca, cb)), score_pair(b, a, companies=(cb, ca))
     assert forward == backward
     assert 0.0 <= forward[0] <= 1.0
     box_a, box_b = nz.mailbox(a[0]), nz.mailbox(b[0])
     roles = {nz.skeleton(r) for r in MatchingConfig().role_local_parts}
     if box_a and box_b and box_a.canonical == box_b.canonical and not nz.is_role_local(box_a.local, roles):
         assert forward[1], "the same inbox always links, unless it is a role mailbox"
+
+
+def test_whitespace_constant_is_every_space_in_unicode() -> None:
+    from audit.normalize import WHITESPACE
+
+    assert WHITESPACE == "".join(chr(c) for c in range(0x110000) if chr(c).isspace())

@@ -1,0 +1,192 @@
+"""Scoring candidate pairs of duplicate_signups: what the addresses show, then what names and company say.
+
+Why rules with named kinds rather than one opaque similarity: support needs to read *why* two accounts
+were linked, and each kind of evidence has its own false-merge risk. An address gives a base score by
+its kind (same inbox, separators, a typo, digits appended, ...); agreeing names close part of the gap to
+1, conflicting names or companies take part of the score off. Missing values leave the score where it
+is: they are never agreement. Every expression is symmetric in the two accounts (columns X and b_X).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import polars as pl
+from rapidfuzz.distance import OSA
+
+from audit import normalize as nz
+
+if TYPE_CHECKING:
+    from audit.matching import MatchingConfig
+
+c = pl.col
+# How the names (or companies) of two accounts relate: EXACT (same full name), COMPATIBLE (an initial, a
+# short form, one typo), PARTIAL (what both have agrees, but a part is missing), UNKNOWN, CONFLICT.
+EXACT, COMPATIBLE, PARTIAL, UNKNOWN, CONFLICT = 3, 2, 1, 0, -1
+# The evidence behind a link, strongest first.
+KINDS = ("MAILBOX", "SEPARATORS", "DOMAIN_TYPO", "DIGITS", "TYPO", "NAME_FORM", "SAME_LOCAL", "RARE_NAME")
+MAILBOX, SEPARATORS, DOMAIN_TYPO, DIGITS, TYPO, NAME_FORM, SAME_LOCAL, RARE_NAME, SIMILAR = range(9)
+_EPS = 1e-9  # float slack when comparing a score with its threshold
+
+
+def _typo(a: str, b: str) -> float:
+    return float(nz.is_typo(a, b))
+
+
+def _initials(a: str, b: str) -> float:
+    return float(nz.initials_differ(a, b))
+
+
+def b(name: str) -> pl.Expr:
+    """Column `name` of the second account of a pair."""
+    return pl.col(f"b_{name}")
+
+
+def _per_pair(
+    pairs: pl.DataFrame, where: pl.Expr, column: str, function: Callable[[str, str], float]
+) -> pl.Series:
+    """`function(X, b_X)` of column X where `where` holds, else null: the only per-pair Python calls."""
+    todo = pairs.with_row_index("_r").filter(where.fill_null(False)).select("_r", column, f"b_{column}")
+    values = list(map(function, todo[column].to_list(), todo[f"b_{column}"].to_list()))
+    blank = pl.repeat(None, pairs.height, dtype=pl.Float64, eager=True)
+    return blank.scatter(todo["_r"], pl.Series(values, dtype=pl.Float64)) if values else blank
+
+
+def _near(pairs: pl.DataFrame, column: str) -> pl.Series:
+    """Whether two different present values are one edit apart, both at least 4 letters long."""
+    n, bn = c(column).str.len_chars(), b(column).str.len_chars()
+    where = (c(column) != b(column)) & (pl.min_horizontal(n, bn) >= 4) & ((n - bn).abs() <= 1)
+    return _per_pair(pairs, where, column, OSA.distance) == 1
+
+
+def name_relation(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Add `rel` (names) and `crel` (companies, or a company and the other's work domain)."""
+    pairs = pairs.with_columns(first_near=_near(pairs, "first"), last_near=_near(pairs, "last"))
+    both_first = c("first").is_not_null() & b("first").is_not_null()
+    both_last = c("last").is_not_null() & b("last").is_not_null()
+    swapped = both_first & both_last & (c("first") == b("last")) & (c("last") == b("first"))
+    short = pl.min_horizontal(c("first").str.len_chars(), b("first").str.len_chars())
+    prefix = (short >= 3) & (c("first").str.starts_with(b("first")) | b("first").str.starts_with(c("first")))
+    initial = (c("is_init") | b("is_init")) & (c("init") == b("init"))
+    first_ok = (c("first") == b("first")) | initial | (c("nick") == b("nick")) | prefix | c("first_near")
+    last_ok = (c("last") == b("last")) | c("last_near")
+    conflict = ~swapped & (
+        (both_last & ~last_ok.fill_null(False)) | (both_first & ~first_ok.fill_null(False))
+    )
+    exact = (c("first") == b("first")) & (c("last") == b("last")) & ~c("is_init")
+    rel = (
+        pl.when(conflict.fill_null(False)).then(CONFLICT).when(exact.fill_null(False)).then(EXACT)
+        .when(both_first & both_last).then(COMPATIBLE).when(both_first | both_last).then(PARTIAL)
+        .otherwise(UNKNOWN)
+    )  # fmt: skip
+    works_at = (c("company").str.len_chars() >= 3) & b("org").str.starts_with(c("company"))
+    works_at = works_at | ((b("company").str.len_chars() >= 3) & c("org").str.starts_with(b("company")))
+    # Colleagues share their company: within one company domain agreement on it is no evidence.
+    colleagues = (c("dom") == b("dom")) & ~c("public")
+    company = (
+        pl.when(c("company").is_not_null() & b("company").is_not_null())
+        .then(
+            pl.when(c("company") != b("company")).then(CONFLICT).when(colleagues).then(UNKNOWN)
+            .otherwise(EXACT)
+        )
+        .when(works_at.fill_null(False) & ~colleagues).then(EXACT).otherwise(UNKNOWN)
+    )  # fmt: skip
+    return pairs.with_columns(rel=rel, crel=company).drop("first_near", "last_near")
+
+
+def _lift(base: pl.Expr, rel: pl.Expr, weight: float) -> pl.Expr:
+    """Agreement closes `weight` of the gap to 1 (half, a quarter for less); conflict takes `weight` off."""
+    return (
+        pl.when(rel == EXACT).then(base + (1 - base) * weight)
+        .when(rel == COMPATIBLE).then(base + (1 - base) * weight / 2)
+        .when(rel == PARTIAL).then(base + (1 - base) * weight / 4)
+        .when(rel == CONFLICT).then(base * (1 - weight)).otherwise(base)
+    )  # fmt: skip
+
+
+def score(pairs: pl.DataFrame, cfg: MatchingConfig, every_similarity: bool = False) -> pl.DataFrame:
+    """Add rel, crel, kind, dist, sim, score and accepted to a frame of pairs."""
+    pairs = name_relation(pairs)
+    minlen = pl.min_horizontal("slen", "b_slen")
+    gap = (c("slen") - b("slen")).abs()
+    pairs = pairs.with_columns(
+        same_mailbox=c("canon") == b("canon"),
+        same_domain=c("dom") == b("dom"),
+        typo_domain=(c("dom") != b("dom")) & (c("bdom") == b("bdom")),
+        same_skel=c("skel") == b("skel"),
+        same_stem=(c("stem") == b("stem")) & (c("stem").str.len_chars() >= cfg.min_local_length),
+        short=minlen < cfg.min_local_length,
+        roles=c("role") | b("role"),
+        # The best similarity two lengths allow: no edit distance is needed where even it cannot link.
+        bound=1 - gap / pl.max_horizontal("slen", "b_slen", 1),
+    )
+    one_edit_possible = (gap <= 1) & (c("skel").str.slice(0, 1) == b("skel").str.slice(0, 1))
+    plausible = (
+        c("same_domain") & ~c("same_mailbox") & ~c("same_skel") & ~c("same_stem") & ~c("short")
+        & (c("rel") != CONFLICT) & (c("crel") != CONFLICT)
+        & ((c("rel") >= COMPATIBLE) | one_edit_possible | (not cfg.similar_needs_names))
+        & (_lift(c("bound"), pl.lit(EXACT), cfg.name_weight) >= cfg.min_score - _EPS)
+    )  # fmt: skip
+    where = c("same_domain") & ~c("same_skel") if every_similarity else plausible
+    dist = _per_pair(pairs, where, "skel", OSA.distance)
+    pairs = pairs.with_columns(dist=dist).with_columns(
+        sim=(1 - c("dist") / pl.max_horizontal("slen", "b_slen")).fill_null(0.0)
+    )
+    one_edit = near_edit = c("same_domain") & (c("dist") == 1) & ~c("short")
+    pairs = pairs.with_columns(
+        typo=_per_pair(pairs, one_edit, "local", _typo) == 1,
+        initials=_per_pair(pairs, c("dist").is_not_null(), "local", _initials) == 1,
+    )
+    near, named = c("same_domain"), c("rel") == EXACT
+    # Agreement on a rare full name is evidence; on a common one (John Smith) it is not, at any provider.
+    namesakes = pl.max_horizontal("namesakes", "b_namesakes")
+    # Across domains: a rare name with a free-mail address (two employers need the companies to agree
+    # too), or a less rare name whose company agrees (or names the other's work domain).
+    rare_name = (
+        ((namesakes <= cfg.max_namesakes) & (c("public") | b("public") | (c("crel") == EXACT)))
+        | ((namesakes <= cfg.max_common_namesakes) & (c("crel") == EXACT))
+    ).fill_null(False)
+    same_local = (
+        ~near & ~c("typo_domain") & named & (c("stem") == b("stem")) & ~c("short") & ~c("roles") & rare_name
+    )  # fmt: skip
+    rare = named & c("has_last") & b("has_last") & rare_name
+    kind = (
+        pl.when(c("same_mailbox")).then(MAILBOX).when(near & c("same_skel")).then(SEPARATORS)
+        .when(c("typo_domain") & c("same_skel") & ~c("short") & ~c("roles")).then(DOMAIN_TYPO)
+        .when(near & c("same_stem")).then(DIGITS).when(near_edit & c("typo").fill_null(False)).then(TYPO)
+        .when(near & (c("rel") >= COMPATIBLE) & c("form") & b("form")).then(NAME_FORM)
+        .when(same_local.fill_null(False)).then(SAME_LOCAL).when(rare.fill_null(False)).then(RARE_NAME)
+        .otherwise(SIMILAR)
+    )  # fmt: skip
+    pairs = pairs.with_columns(kind=kind)
+    scores = [1.0, cfg.separator_score, cfg.domain_typo_score, cfg.digits_score, cfg.typo_score]
+    scores += [cfg.name_pattern_score, cfg.same_local_score, cfg.rare_name_score]
+    base = c("kind").replace_strict(range(SIMILAR), scores, default=None, return_dtype=pl.Float64)
+    # Plain similarity is the evidence of SIMILAR, and a long string one typo apart may beat typo_score.
+    similar = pl.when(near & c("kind").is_in([TYPO, SIMILAR])).then(c("sim")).otherwise(0.0)
+    base = pl.max_horizontal(base, similar)
+    lifted = _lift(_lift(base, c("rel"), cfg.name_weight), c("crel"), cfg.company_weight)
+    pairs = pairs.with_columns(score=pl.min_horizontal(pl.max_horizontal(lifted, 0.0), 1.0))
+    agree = c("rel") >= COMPATIBLE
+    public = (c("public") | b("public")) & (c("kind") != DOMAIN_TYPO)
+    # At a free-mail provider anyone can hold a look-alike address: names must agree, and be rare enough
+    # that two people with them are unlikely (a separator change needs less than a digit or a typo).
+    long_typo = (c("kind") == TYPO) & (minlen >= cfg.typo_min_length)
+    public_ok = pl.when((c("kind") == SEPARATORS) | long_typo).then(c("rel") >= PARTIAL).otherwise(agree)
+    # Where only agreeing names lift the evidence over `min_score`, the name must not be a common one:
+    # namesakes pick digits and initials, they do not mistype each other's addresses.
+    common = (namesakes > cfg.max_common_namesakes).fill_null(False)
+    weak = c("kind").is_in([DIGITS, NAME_FORM, SIMILAR]) | ((c("kind") == TYPO) & ~long_typo)
+    kind_ok = (
+        pl.when(c("kind") == TYPO).then((minlen >= cfg.typo_min_length) | agree)
+        .when(c("kind") == SIMILAR)
+        .then(~c("short") & ~c("initials").fill_null(False) & (agree | (not cfg.similar_needs_names)))
+        .otherwise(True)
+    )  # fmt: skip
+    names_ok = pl.when(c("roles")).then(agree).when(public).then(public_ok).otherwise(True)
+    alike = (
+        (c("rel") != CONFLICT) & (c("score") >= cfg.min_score - _EPS) & kind_ok & names_ok & ~(weak & common)
+    )
+    accepted = pl.when(c("same_mailbox")).then(~c("roles") | agree).otherwise(alike)
+    return pairs.with_columns(accepted=accepted.fill_null(False))
