@@ -256,4 +256,4 @@ def test_pair_score_is_symmetric_and_bounded(
 def test_whitespace_constant_is_every_space_in_unicode() -> None:
     from audit.normalize import WHITESPACE
 
-    assert WHITESPACE == "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+    assert "".join(chr(c) for c in range(0x110000) if chr(c).isspace()) == WHITESPACE
