@@ -209,15 +209,28 @@ def lookup(config_path: Path | None, out: Path | None, debug: bool, email: str, 
     show_default=True,
     help="Number of accounts.",
 )
+@click.option(
+    "--events",
+    "n_events",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Number of Mailgun events; selects the fast bulk generator (plain .jsonl dumps, one per domain "
+    "and day). Without it, the small hand-tuned sample of data/sample/ is written.",
+)
+@click.option("--gzip", "compress", is_flag=True, help="Bulk generator: gzip the dumps (slower).")
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed (same seed, same bytes).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @handle_errors
-def sample(out: Path, as_of: str, n_accounts: int, seed: int, debug: bool) -> None:
+def sample(
+    out: Path, as_of: str, n_accounts: int, n_events: int | None, compress: bool, seed: int, debug: bool
+) -> None:
     """Write a deterministic, realistic sample (accounts, Mailgun dumps, config, expected findings)."""
     from audit.sample import generate_sample
 
     date = parse_date(as_of)
-    expected = generate_sample(out, as_of=date, seed=seed, n_accounts=n_accounts)
+    expected = generate_sample(
+        out, as_of=date, seed=seed, n_accounts=n_accounts, n_events=n_events, compress=compress
+    )
     click.echo(f"Sample for {date.isoformat()} written to {out} ({len(expected)} checks planted)")
 
 
