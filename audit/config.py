@@ -72,6 +72,9 @@ class Config:
     columns: Mapping[str, str] = field(default_factory=dict)  # export header -> job column
     csv_delimiter: str = ","
     encoding: str = "utf-8"
+    reject_limit: float = 0.05  # a file whose rejected share exceeds this fails the run
+    max_line_bytes: int = 1 << 20  # longer input lines are rejected unread
+    allow_empty: bool = False  # an empty or header-only input loads nothing instead of failing
     matching: MatchingConfig = field(default_factory=MatchingConfig)
     state: Path | None = None  # default: OUT/state.duckdb, shared by `run` and `lookup`
     retention_days: int = 90  # Mailgun events older than this are pruned from the state
@@ -144,7 +147,14 @@ def _read_toml(path: Path) -> dict[str, Any]:
     roots = tuple((base / r).resolve() for r in _str_list(paths.get("roots", ["."]), "paths.roots"))
 
     inputs = _expect(raw.get("inputs", {}), dict, "inputs")
-    _check_keys(inputs, {"accounts", "events"}, "[inputs]")
+    _check_keys(inputs, {"accounts", "events", "reject_limit", "max_line_bytes", "allow_empty"}, "[inputs]")
+    if "reject_limit" in inputs:
+        limit = _expect(inputs["reject_limit"], (int, float), "inputs.reject_limit")
+        values["reject_limit"] = limit if isinstance(limit, bool) else float(limit)  # bool: refused below
+    if "max_line_bytes" in inputs:
+        values["max_line_bytes"] = _expect(inputs["max_line_bytes"], int, "inputs.max_line_bytes")
+    if "allow_empty" in inputs:
+        values["allow_empty"] = _expect(inputs["allow_empty"], bool, "inputs.allow_empty")
     if "accounts" in inputs:
         values["accounts"] = _confine(
             base, _expect(inputs["accounts"], str, "inputs.accounts"), roots, "inputs.accounts"
@@ -231,6 +241,10 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("checks.lookback_days must be at least 1")
     if cfg.retention_days < cfg.lookback_days:
         raise ConfigError("state.retention_days must be at least checks.lookback_days")
+    if isinstance(cfg.reject_limit, bool) or not 0.0 <= cfg.reject_limit <= 1.0:
+        raise ConfigError("inputs.reject_limit must be a share between 0 and 1, such as 0.05 for 5%")
+    if cfg.max_line_bytes < 1024:
+        raise ConfigError("inputs.max_line_bytes must be at least 1024")
     if len(cfg.csv_delimiter) != 1:
         raise ConfigError("csv.delimiter must be a single character")
     try:

@@ -189,7 +189,7 @@ def _notes(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any]) -> list[tup
     for file, codes in by_file.items():
         total = sum(int(c.rsplit(" ", 1)[1]) for c in codes)
         notes.append(
-            ("warn", f"{Path(file).name}: {total} row(s) rejected ({', '.join(codes)}); see rejects.csv.")
+            ("warn", f"{Path(file).name}: {total} problem row(s) ({', '.join(codes)}); see rejects.csv.")
         )
     for item in inputs:
         for key, value in sorted((item.get("notes") or {}).items()):

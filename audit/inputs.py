@@ -1,26 +1,25 @@
-"""What every input loader shares: opening plain or gzipped files, hashing them, and accounting.
+"""What every input loader shares: finding files, per-file accounting, and the rejects report.
 
-Accounting is the contract that nothing is dropped silently: for every input file,
-rows_read == rows_loaded + rows_rejected + rows_duplicate, or the run fails.
+Accounting is the contract that nothing is dropped silently. Every physical line of a file is a
+header, a blank line, the continuation of a multi-line record, or the start of a record; `rows_read`
+is derived from the raw newline count of the decompressed bytes (never from the parser's own count),
+and for every file rows_read == rows_loaded + rows_rejected + rows_duplicate, or the run fails.
 """
 
 from __future__ import annotations
 
 import glob
-import gzip
 import hashlib
-import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from audit.errors import DataError, InputError
 
-GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 1 << 20
 
 REJECT_SCHEMA = pa.schema(
@@ -33,22 +32,67 @@ REJECT_SCHEMA = pa.schema(
     ]
 )
 
+# Rows with these codes were not loaded: they count as rows_rejected and toward the reject limit.
+REJECTED_CODES = {
+    "not_utf8": "the line is not valid UTF-8 (Mailgun dumps; an accounts export stops the run instead)",
+    "line_too_long": "the line is longer than inputs.max_line_bytes; it was not parsed",
+    "field_count": "the CSV record has more or fewer fields than the header",
+    "unterminated_quote": "a quoted CSV field is never closed; only this line is rejected, reading resumes",
+    "bad_csv": "the CSV record cannot be parsed (e.g. text after a closing quote, a NUL byte)",
+    "missing_id": "the id is missing, null or empty",
+    "bad_integer": "an integer column (id, sign_in_count) holds something else",
+    "bad_timestamp": "a timestamp does not parse or is impossible (Mailgun: outside 2010-2100)",
+    "bad_boolean": "login_activated is not true/false",
+    "not_json": "the line is not JSON",
+    "not_object": "the line (or an item of an API page) is JSON but not an object",
+    "duplicate_key": "an object repeats a key",
+    "missing_event": "the event type is missing, null or empty",
+    "missing_timestamp": "timestamp (or @timestamp) is missing or null",
+    "missing_recipient": "the recipient is missing, null or empty",
+    "bad_type": "a field has the wrong JSON type (e.g. a string timestamp, a numeric id)",
+}
+# Rows with these codes are listed for data quality only: the row was kept (or, for a conflicting
+# duplicate, counted in rows_duplicate), so they do not count as rejected.
+KEPT_CODES = {
+    "duplicate_id": "kept: another row of the accounts export has the same id",
+    "empty_email": "kept: the account's email is empty",
+    "invalid_email": "kept: the account's email is not a syntactically valid address",
+    "conflicting_duplicate": "not loaded: same (domain, id) as an earlier event but different content",
+}
+
 
 @dataclass
 class InputStats:
-    """One input file's accounting, as written to the manifest."""
+    """One input file's accounting, as written to the manifest (notes as-is)."""
 
     kind: str  # 'accounts' | 'events'
     path: str
     domain: str | None = None
     sha256: str = ""
     bytes: int = 0
+    lines: int = 0  # physical lines of the decompressed file, from its raw newline count
+    header_lines: int = 0
+    blank_lines: int = 0
+    continuation_lines: int = 0  # lines inside a multi-line record or document, after its first line
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
     rows_duplicate: int = 0
-    blank_lines: int = 0
     notes: dict[str, Any] = field(default_factory=dict)
+
+    def rows_from_lines(self, records_seen: int, extra_rows: int = 0) -> None:
+        """Set rows_read from the raw line count and check the parser saw exactly those records.
+
+        `extra_rows` is what API pages add: a page is one record start but holds many rows.
+        """
+        starts = self.lines - self.header_lines - self.blank_lines - self.continuation_lines
+        if starts != records_seen:
+            raise DataError(
+                f"line accounting mismatch: {self.lines} physical line(s) hold {starts} record(s) "
+                f"besides header, blank and continuation lines, but the parser saw {records_seen}",
+                file=self.path,
+            )
+        self.rows_read = starts + extra_rows
 
     def check_balance(self) -> None:
         accounted = self.rows_loaded + self.rows_rejected + self.rows_duplicate
@@ -59,8 +103,25 @@ class InputStats:
                 file=self.path,
             )
 
+    def finish(self, reject_limit: float, rejects: Rejects) -> None:
+        """Called once a file is fully accounted: fail on a mismatch or too many rejected rows."""
+        self.check_balance()
+        if self.rows_read and self.rows_rejected / self.rows_read > reject_limit:
+            first = ", ".join(f"line {line} {code}" for line, code in rejects.first(self.path, 5))
+            raise DataError(
+                f"{self.rows_rejected} of {self.rows_read} rows rejected "
+                f"({self.rows_rejected / self.rows_read:.1%}), above inputs.reject_limit "
+                f"({reject_limit:.1%}); first: {first}",
+                file=self.path,
+            )
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def sha256_hex(raw: bytes | str) -> str:
+    data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
+    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass
@@ -70,17 +131,38 @@ class Rejects:
     rows: list[tuple[str, int, str, str, str]] = field(default_factory=list)
 
     def add(self, file: str, line: int, code: str, message: str, raw: bytes | str) -> None:
-        data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
-        self.rows.append((file, line, code, message, hashlib.sha256(data).hexdigest()))
+        self.add_hashed(file, line, code, message, sha256_hex(raw))
+
+    def add_hashed(self, file: str, line: int, code: str, message: str, sha: str) -> None:
+        if code not in REJECTED_CODES and code not in KEPT_CODES:
+            raise ValueError(f"undocumented reject code {code!r}")
+        self.rows.append((file, line, code, message, sha))
+
+    def extend(self, rows: Iterable[tuple[str, int, str, str, str]]) -> None:
+        for row in rows:
+            self.add_hashed(*row)
+
+    def first(self, file: str, limit: int) -> list[tuple[int, str]]:
+        """The first rejected (not kept) lines of a file, for an error message."""
+        found = sorted(
+            (line, code) for f, line, code, _, _ in self.rows if f == file and code in REJECTED_CODES
+        )
+        return found[:limit]
 
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Create stg_rejects, sorted so the report is deterministic."""
+        """Create stg_rejects (sorted, so the report is deterministic) and the stg_data_quality view."""
         columns = {name: [row[i] for row in self.rows] for i, name in enumerate(REJECT_SCHEMA.names)}
         con.register("py_rejects", pa.table(columns, schema=REJECT_SCHEMA))
         con.execute(
-            "CREATE OR REPLACE TABLE stg_rejects AS SELECT * FROM py_rejects ORDER BY file, line, code"
+            "CREATE OR REPLACE TABLE stg_rejects AS "
+            "SELECT * FROM py_rejects ORDER BY file, line, code, message"
         )
         con.unregister("py_rejects")
+        # A view cannot keep a bound parameter, so the (constant) codes are inlined.
+        kept = ", ".join(f"'{code}'" for code in sorted(KEPT_CODES))
+        con.execute(
+            f"CREATE OR REPLACE VIEW stg_data_quality AS SELECT * FROM stg_rejects WHERE code IN ({kept})"  # noqa: S608 - constants
+        )
 
 
 def expand(pattern: str) -> list[Path]:
@@ -98,7 +180,36 @@ def expand(pattern: str) -> list[Path]:
     return [path]
 
 
+# SHA-256 of files already hashed in this process, by identity: incremental.new_dumps hashes every dump
+# to skip those read before, and the loaders reuse that instead of hashing gigabytes twice.
+_HASHED: dict[tuple[str, int, int, int, int], tuple[str, int]] = {}
+
+
+def _identity(path: Path) -> tuple[str, int, int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+
+
+def known_sha256(path: Path) -> tuple[str, int] | None:
+    """The (sha256, size) of an unchanged file hashed earlier in this process, if any."""
+    identity = _identity(path)
+    return None if identity is None else _HASHED.get(identity)
+
+
+def remember_sha256(path: Path, sha: str, size: int) -> None:
+    identity = _identity(path)
+    if identity is not None and identity[1] == size:
+        _HASHED[identity] = (sha, size)
+
+
 def sha256_of(path: Path) -> tuple[str, int]:
+    """SHA-256 and size of a file's bytes as stored (loaders get both while reading instead)."""
+    known = known_sha256(path)
+    if known is not None:
+        return known
     digest = hashlib.sha256()
     size = 0
     try:
@@ -108,33 +219,5 @@ def sha256_of(path: Path) -> tuple[str, int]:
                 size += len(chunk)
     except OSError as exc:
         raise InputError(f"cannot read input: {exc.strerror}", file=str(path)) from None
+    remember_sha256(path, digest.hexdigest(), size)
     return digest.hexdigest(), size
-
-
-def open_binary(path: Path) -> IO[bytes]:
-    """Open plain or gzipped input, deciding by the magic bytes rather than the file name."""
-    try:
-        fh = path.open("rb")
-    except OSError as exc:
-        raise InputError(f"cannot open input: {exc.strerror}", file=str(path)) from None
-    head = fh.read(2)
-    fh.seek(0)
-    if head == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
-    if path.name.endswith(".gz"):
-        fh.close()
-        raise DataError("file name ends in .gz but the file is not gzip data", file=str(path))
-    return fh
-
-
-def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """Physical lines (1-based number, bytes without the line ending); a broken gzip stops the run."""
-    number = 0
-    with open_binary(path) as fh:
-        try:
-            for number, raw in enumerate(fh, start=1):
-                yield number, raw.rstrip(b"\r\n")
-        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-            raise DataError(
-                f"compressed input is truncated or corrupt after line {number}: {exc}", file=str(path)
-            ) from None

@@ -1,230 +1,286 @@
-"""Load Mailgun Events API v3 dumps (JSON lines, plain or gzipped) into stg_events.
+"""Load Mailgun dumps (every shape, plain or gzipped, a file or a glob) into stg_events.
 
-Python only splits physical lines (so every line keeps its number); DuckDB's JSON functions do
-the parsing and validation in bulk, so the per-line cost stays low. The sending domain is not in
-a v3 item: it is the domain the dump was exported for, given as `--events DOMAIN=PATH`.
+Each file takes one of two paths that end in the same rows of mg_rows (outcome code NULL = usable):
+- the fast path (mailgun_fast): DuckDB's reader, for plain v3 JSON lines -- the usual nightly dump;
+- the line-by-line path (below): Python splits physical lines in big blocks and one DuckDB statement
+  per block (mailgun_sql.BLOCK_SQL) classifies, checks and converts them; API pages and multi-line
+  documents are split into items first (mailgun_docs). Every line of every shape and every problem
+  goes this way, so it is the reference behaviour; the fast path only ever declines to a file.
+Then rows are de-duplicated on (domain, id) and mg_rows becomes stg_events (mailgun_dedup). The
+sending domain is the item's own `domain.name` when it has one, else the `--events DOMAIN=` domain.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from audit.config import Config, EventsInput
-from audit.inputs import InputStats, Rejects, expand, iter_lines, sha256_of
-from audit.schema import STG_EVENTS, create_sql
+from audit.errors import InputError
+from audit.inputs import InputStats, Rejects, expand, sha256_hex
+from audit.mailgun_dedup import create_empty_events, deduplicate, raw_shas
+from audit.mailgun_docs import PageError, looks_like_document, page_items, read_document, split_document
+from audit.mailgun_fast import load_fast
+from audit.mailgun_shapes import KNOWN_EVENTS, key_problems, message, safe_event, safe_key
+from audit.mailgun_sql import MACROS, MG_ROWS, bind, block_sql, params
+from audit.rawlines import Block, RawFile, line_blocks
 
+__all__ = ["create_empty_events", "load_events"]
 log = logging.getLogger(__name__)
 
-BATCH_LINES = 200_000
-# Plausible Mailgun timestamps: 2010-01-01 .. 2100-01-01 (epoch seconds).
-MIN_EPOCH, MAX_EPOCH = 1_262_304_000, 4_102_444_800
+ITEM_BATCH = 16_384
+MAX_GOOD_LISTS = 256  # a query parameter checked per line: keep it short
 
-# (column, JSON path) pulled from every item in one parse.
-FIELDS = (
-    ("event_id", "$.id"),
-    ("event", "$.event"),
-    ("ts", "$.timestamp"),
-    ("recipient", "$.recipient"),
-    ("subject", "$.message.headers.subject"),
-    ("message_id", '$.message.headers."message-id"'),
-    ("severity", "$.severity"),
-    ("reason", "$.reason"),
-    ("delivery_code", '$."delivery-status".code'),
-    ("delivery_description", '$."delivery-status".description'),
-    ("delivery_message", '$."delivery-status".message'),
-)
 
-EXTRACT_SQL = """
-WITH src AS (
-    SELECT line, raw, json_valid(raw) AS ok FROM batch
-), parsed AS (
-    SELECT line, raw, json_type(raw::JSON) AS kind, json_extract_string(raw, $paths) AS v
-    FROM src WHERE ok
-)
-SELECT line, raw, kind,
-       v[1] AS event_id, v[2] AS event, TRY_CAST(v[3] AS DOUBLE) AS ts, v[3] AS ts_text,
-       v[4] AS recipient, v[5] AS subject, v[6] AS message_id, v[7] AS severity, v[8] AS reason,
-       TRY_CAST(v[9] AS INTEGER) AS delivery_code,
-       coalesce(NULLIF(v[10], ''), NULLIF(v[11], '')) AS delivery_description
-FROM parsed
-"""
+@dataclass
+class _KeyLists:
+    """Top-level key lists already checked in Python, by DuckDB hash; `good` ones skip the per-line check."""
 
-INVALID_SQL = "SELECT line, raw FROM batch WHERE NOT json_valid(raw)"
+    good: list[int]
+    seen: set[int]
+
+    def learn(self, con: duckdb.DuckDBPyConnection, file_no: int) -> None:
+        rows = con.execute(
+            "SELECT DISTINCT hash(keys), shape, keys FROM mg_rows WHERE file_no = ? AND keys IS NOT NULL",
+            [file_no],
+        ).fetchall()
+        for digest, shape, keys in rows:
+            if digest in self.seen:
+                continue
+            self.seen.add(digest)
+            repeated, unknown = key_problems(shape, keys)
+            if not repeated and not unknown and len(self.good) < MAX_GOOD_LISTS:
+                self.good.append(digest)
+
+
+@dataclass
+class _File:
+    no: int
+    path: Path
+    stats: InputStats
+    document: bool = False
+    candidates: int = 0  # usable rows before de-duplication
 
 
 def load_events(
     con: duckdb.DuckDBPyConnection, cfg: Config, inputs: tuple[EventsInput, ...], rejects: Rejects
 ) -> list[InputStats]:
-    """Load every dump, reject unusable lines, then de-duplicate on (domain, event_id) into stg_events."""
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE stg_events_all ("
-        "domain VARCHAR, event_id VARCHAR, event VARCHAR, event_at TIMESTAMP, recipient VARCHAR, "
-        "subject VARCHAR, message_id VARCHAR, severity VARCHAR, reason VARCHAR, delivery_code INTEGER, "
-        "delivery_description VARCHAR, source_file VARCHAR, source_line BIGINT, input_order INTEGER)"
-    )
-    stats: list[InputStats] = []
-    seen_files: set[Path] = set()
+    """Load every dump, reject unusable rows, de-duplicate on (domain, event_id) into stg_events."""
+    con.execute(MG_ROWS).fetchall()
+    for macro in MACROS:
+        con.execute(macro).fetchall()
+    lists = {
+        "gitlab": list(cfg.gitlab_domains),
+        "portal": list(cfg.portal_domains),
+        "reset": [s.strip().lower() for s in cfg.reset_subjects],
+        "confirm": [s.strip().lower() for s in cfg.confirmation_subjects],
+    }
+    # a subject can only be a reset or confirmation if it starts like one (or with blanks): a cheap test
+    lists["kind_first"] = sorted({s[:1] for s in lists["reset"] + lists["confirm"]} | {" ", "\t"})
+    keys = _KeyLists([], set())
+    files: list[_File] = []
+    seen: set[Path] = set()
     for item in inputs:
         for path in expand(item.pattern):
-            resolved = path.resolve()
-            if resolved in seen_files:  # the same file named by two globs is read once
+            if path.resolve() in seen:  # the same file named by two globs is read once
                 continue
-            seen_files.add(resolved)
-            stats.append(_load_file(con, item.domain, path, len(stats), rejects))
-    _deduplicate(con, cfg, stats)
-    for s in stats:
-        s.check_balance()
-    return stats
+            seen.add(path.resolve())
+            f = _File(len(files), path, InputStats(kind="events", path=str(path), domain=item.domain))
+            bound = params(lists, f.no, f.stats.path, item.domain, cfg.max_line_bytes) | {"good": keys.good}
+            _load_file(con, cfg, f, bound, rejects, keys)
+            files.append(f)
+    deduplicate(con, cfg, [(f.no, f.path, f.stats, f.document, f.candidates) for f in files], rejects)
+    for f in files:
+        f.stats.finish(cfg.reject_limit, rejects)
+    return [f.stats for f in files]
 
 
 def _load_file(
-    con: duckdb.DuckDBPyConnection, domain: str, path: Path, order: int, rejects: Rejects
-) -> InputStats:
-    sha, size = sha256_of(path)
-    stats = InputStats(kind="events", path=str(path), domain=domain, sha256=sha, bytes=size)
-    numbers: list[int] = []
-    texts: list[str] = []
-    for number, raw in iter_lines(path):
-        if not raw.strip():
-            stats.blank_lines += 1
-            continue
-        stats.rows_read += 1
-        try:
-            texts.append(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            rejects.add(str(path), number, "not_utf8", "line is not valid UTF-8", raw)
-            stats.rows_rejected += 1
-            continue
-        numbers.append(number)
-        if len(texts) >= BATCH_LINES:
-            _load_batch(con, domain, path, order, numbers, texts, stats, rejects)
-            numbers, texts = [], []
-    if texts:
-        _load_batch(con, domain, path, order, numbers, texts, stats, rejects)
-    log.info("events %s: read %d lines, rejected %d", domain, stats.rows_read, stats.rows_rejected)
-    return stats
-
-
-def _load_batch(
     con: duckdb.DuckDBPyConnection,
-    domain: str,
-    path: Path,
-    order: int,
-    numbers: list[int],
-    texts: list[str],
-    stats: InputStats,
+    cfg: Config,
+    f: _File,
+    bound: dict[str, Any],
     rejects: Rejects,
+    keys: _KeyLists,
 ) -> None:
-    file = str(path)
-    batch = pa.table({"line": pa.array(numbers, pa.int64()), "raw": pa.array(texts, pa.string())})
-    con.register("batch", batch)
+    fast = load_fast(con, f.stats, bound)
+    if fast is not None:
+        f.stats.sha256, f.stats.bytes, f.stats.lines = fast.raw.sha256, fast.raw.size, fast.lines
+        f.stats.rows_from_lines(_count(con, f.no))
+        _collect(con, cfg, f, rejects, 0)
+        return
+    raw = RawFile(f.path)
+    blocks = line_blocks(raw, cfg.max_line_bytes)
+    early = 0
+    for block in blocks:
+        if f.stats.lines == 0 and _opens_document(block):
+            blocks.close()
+            _load_document(con, cfg, f, bound, rejects, keys)
+            return
+        f.stats.lines += block.count
+        for line, code, text, sha in block.rejects:
+            rejects.add_hashed(f.stats.path, line, code, text, sha)
+        early += len(block.rejects)
+        if block.table is not None:
+            _insert(con, block.table, bound, False, keys)
+    f.stats.sha256, f.stats.bytes = raw.sha256, raw.size
+    f.stats.notes.update({"bom": True} if raw.bom else {})
+    _expand_pages(con, f, bound, keys)
+    counts = con.execute(
+        "SELECT code, item IS NULL, count(*) FROM mg_rows WHERE file_no = ? GROUP BY ALL", [f.no]
+    ).fetchall()
+    whole = {code: n for code, is_whole, n in counts if is_whole}
+    pages, items = whole.get("page", 0), sum(n for _, is_whole, n in counts if not is_whole)
+    f.stats.blank_lines = whole.get("blank", 0)
+    records = early + sum(n for code, n in whole.items() if code != "blank")
+    f.stats.rows_from_lines(records, extra_rows=items - pages)
+    _collect(con, cfg, f, rejects, early)
+
+
+def _count(con: duckdb.DuckDBPyConnection, file_no: int) -> int:
+    return int(con.execute("SELECT count(*) FROM mg_rows WHERE file_no = ?", [file_no]).fetchall()[0][0])
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection, table: pa.Table, bound: dict[str, Any], items: bool, keys: _KeyLists
+) -> None:
+    sql = block_sql(items)
+    con.register("mg_batch", table)
     try:
-        for line, raw in con.execute(INVALID_SQL).fetchall():
-            rejects.add(file, line, "not_json", "line is not valid JSON", raw)
-            stats.rows_rejected += 1
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE batch_parsed AS " + EXTRACT_SQL,
-            {"paths": [p for _, p in FIELDS]},
-        )
-        problems = con.execute(
-            """
-            SELECT line, raw, CASE
-                WHEN kind <> 'OBJECT' THEN 'not_object'
-                WHEN event_id IS NULL OR event_id = '' THEN 'missing_id'
-                WHEN event IS NULL OR event = '' THEN 'missing_event'
-                WHEN ts_text IS NULL THEN 'missing_timestamp'
-                WHEN recipient IS NULL OR recipient = '' THEN 'missing_recipient'
-                WHEN ts IS NULL OR ts < $lo OR ts > $hi THEN 'bad_timestamp'
-            END AS code
-            FROM batch_parsed
-            """,
-            {"lo": MIN_EPOCH, "hi": MAX_EPOCH},
-        ).fetchall()
-        messages = {
-            "not_object": "line is JSON but not an object",
-            "missing_id": "required field 'id' is missing or empty",
-            "missing_event": "required field 'event' is missing or empty",
-            "missing_timestamp": "required field 'timestamp' is missing",
-            "missing_recipient": "required field 'recipient' is missing or empty",
-            "bad_timestamp": "field 'timestamp' is not epoch seconds between 2010 and 2100",
-        }
-        for line, raw, code in problems:
-            if code is not None:
-                rejects.add(file, line, code, messages[code], raw)
-                stats.rows_rejected += 1
-        con.execute(
-            """
-            INSERT INTO stg_events_all
-            SELECT $domain, event_id, lower(event), make_timestamp(CAST(round(ts * 1e6) AS BIGINT)),
-                   recipient, subject, message_id, lower(severity), lower(reason), delivery_code,
-                   delivery_description, $file, line, $order
-            FROM batch_parsed
-            WHERE kind = 'OBJECT' AND event_id <> '' AND event <> '' AND recipient <> ''
-              AND ts BETWEEN $lo AND $hi
-            """,
-            {"domain": domain, "file": file, "order": order, "lo": MIN_EPOCH, "hi": MAX_EPOCH},
-        )
+        con.execute(sql, bind(sql, bound)).fetchall()
     finally:
-        con.unregister("batch")
-        con.execute("DROP TABLE IF EXISTS batch_parsed")
+        con.unregister("mg_batch")
+    keys.learn(con, int(bound["file_no"]))
 
 
-def _deduplicate(con: duckdb.DuckDBPyConnection, cfg: Config, stats: list[InputStats]) -> None:
-    """Keep the first copy of each (domain, id) in input order; count the rest per file."""
-    con.execute(create_sql("stg_events", STG_EVENTS))
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE stg_events_ranked AS
-        SELECT *, row_number() OVER (
-            PARTITION BY domain, event_id ORDER BY input_order, source_line) AS copy_no
-        FROM stg_events_all
-        """
-    )
-    con.execute(
-        """
-        INSERT INTO stg_events
-        SELECT domain,
-               CASE WHEN list_contains($gitlab, domain) THEN 'gitlab'
-                    WHEN list_contains($portal, domain) THEN 'portal'
-                    ELSE 'other' END,
-               event_id, event, event_at, recipient, NULLIF(lower(trim(recipient)), ''), subject,
-               CASE WHEN list_contains($reset, lower(trim(split_part(subject, ' | ', 1))))
-                        THEN 'password_reset'
-                    WHEN list_contains($confirm, lower(trim(split_part(subject, ' | ', 1))))
-                        THEN 'confirmation'
-                    ELSE 'other' END,
-               message_id, severity, reason, delivery_code, delivery_description, source_file, source_line
-        FROM stg_events_ranked WHERE copy_no = 1
-        ORDER BY domain, event_at, event_id
-        """,
+def _opens_document(block: Block) -> bool:
+    if block.table is None:
+        return False
+    for text in block.table.column("raw").slice(0, 1000).to_pylist():
+        if text.strip():
+            return looks_like_document(text)
+    return False
+
+
+def _load_document(
+    con: duckdb.DuckDBPyConnection,
+    cfg: Config,
+    f: _File,
+    bound: dict[str, Any],
+    rejects: Rejects,
+    keys: _KeyLists,
+) -> None:
+    """A pretty-printed page (or array, or several) as one document: rows are its items."""
+    text, raw = read_document(f.path)
+    doc = split_document(text, f.stats.path)
+    f.document = True
+    f.stats.sha256, f.stats.bytes = raw.sha256, raw.size
+    f.stats.lines, f.stats.blank_lines = doc.lines, doc.blank_lines
+    f.stats.continuation_lines = doc.lines - doc.blank_lines - doc.starts
+    f.stats.notes["document"] = {"values": doc.starts, "api_pages": doc.pages}
+    for start in range(0, len(doc.rows), ITEM_BATCH):
+        _insert(con, _item_table(doc.rows[start : start + ITEM_BATCH]), bound, True, keys)
+    f.stats.rows_from_lines(doc.starts, extra_rows=len(doc.rows) - doc.starts)
+    _collect(con, cfg, f, rejects, 0)
+
+
+def _item_table(rows: list[tuple[int, int | None, str]]) -> pa.Table:
+    return pa.table(
         {
-            "gitlab": list(cfg.gitlab_domains),
-            "portal": list(cfg.portal_domains),
-            "reset": [s.strip().lower() for s in cfg.reset_subjects],
-            "confirm": [s.strip().lower() for s in cfg.confirmation_subjects],
-        },
+            "line": pa.array([r[0] for r in rows], pa.int64()),
+            "item": pa.array([r[1] for r in rows], pa.int32()),
+            "raw": pa.array([r[2] for r in rows], pa.large_string()),
+        }
     )
-    counts = dict(
-        con.execute(
-            "SELECT input_order, count(*) FILTER (WHERE copy_no = 1) FROM stg_events_ranked GROUP BY 1"
-        ).fetchall()
-    )
-    dupes = dict(
-        con.execute(
-            "SELECT input_order, count(*) FILTER (WHERE copy_no > 1) FROM stg_events_ranked GROUP BY 1"
-        ).fetchall()
-    )
-    for order, s in enumerate(stats):
-        s.rows_loaded = int(counts.get(order, 0))
-        s.rows_duplicate = int(dupes.get(order, 0))
-    con.execute("DROP TABLE stg_events_ranked")
-    con.execute("DROP TABLE stg_events_all")
 
 
-def create_empty_events(con: duckdb.DuckDBPyConnection) -> None:
-    """With no dumps given, checks still find a (empty) stg_events table."""
-    con.execute(create_sql("stg_events", STG_EVENTS))
+def _expand_pages(con: duckdb.DuckDBPyConnection, f: _File, bound: dict[str, Any], keys: _KeyLists) -> None:
+    """An API page on one line becomes one row per item, all with the page's line number."""
+    pages = con.execute(
+        "SELECT source_line, page FROM mg_rows WHERE file_no = ? AND code = 'page' ORDER BY 1", [f.no]
+    ).fetchall()
+    pending: list[tuple[int, int | None, str]] = []
+    empty = 0
+    for line, text in pages:
+        try:
+            items, _ = page_items(text, len(text) - len(text.lstrip()))
+        except PageError as exc:
+            code = (
+                "duplicate_key"
+                if "repeats" in str(exc)
+                else "bad_type"
+                if "items" in str(exc)
+                else "not_json"
+            )
+            con.execute(
+                "UPDATE mg_rows SET code = ?, detail = ?, sha = ? WHERE file_no = ? AND source_line = ? "
+                "AND item IS NULL",
+                [code, "items:" if code == "bad_type" else None, sha256_hex(text), f.no, line],
+            ).fetchall()
+            continue
+        empty += not items
+        pending += [(line, n, item) for n, (_, item) in enumerate(items, start=1)]
+        if len(pending) >= ITEM_BATCH:
+            _insert(con, _item_table(pending), bound, True, keys)
+            pending = []
+    if pending:
+        _insert(con, _item_table(pending), bound, True, keys)
+    if pages:
+        con.execute("UPDATE mg_rows SET page = NULL WHERE file_no = ? AND code = 'page'", [f.no]).fetchall()
+        f.stats.notes["api_pages"] = len(pages)
+    if empty:
+        f.stats.notes["empty_api_pages"] = empty
+
+
+def _collect(con: duckdb.DuckDBPyConnection, cfg: Config, f: _File, rejects: Rejects, early: int) -> None:
+    """Rejects, usable rows and schema drift of one file, from its rows in mg_rows."""
+    found = con.execute(
+        "SELECT source_line, item, code, detail, sha FROM mg_rows "
+        "WHERE file_no = ? AND code NOT IN ('blank', 'page') ORDER BY source_line, item",
+        [f.no],
+    ).fetchall()
+    missing = {(line, item or 0) for line, item, _, _, sha in found if sha is None}
+    shas = raw_shas(f.path, f.document, missing, cfg.max_line_bytes) if missing else {}
+    for line, item, code, detail, sha in found:
+        text = message(code, detail, item)
+        rejects.add_hashed(f.stats.path, line, code, text, sha or shas.get((line, item or 0), ""))
+    f.stats.rows_rejected = early + len(found)
+    f.candidates = f.stats.rows_read - f.stats.rows_rejected
+    if f.stats.rows_read == 0 and not cfg.allow_empty:
+        raise InputError("Mailgun dump holds no events (set inputs.allow_empty to accept)", file=f.stats.path)
+    shapes = dict(
+        con.execute(
+            "SELECT shape, count(*) FROM mg_rows WHERE file_no = ? AND code IS NULL GROUP BY 1", [f.no]
+        ).fetchall()
+    )
+    if set(shapes) - {"v3"}:
+        f.stats.notes["shapes"] = dict(sorted(shapes.items()))
+    events = con.execute(
+        "SELECT event, count(*) FROM mg_rows WHERE file_no = $no AND code IS NULL "
+        "AND NOT list_contains($known, event) GROUP BY 1",
+        {"known": list(KNOWN_EVENTS), "no": f.no},
+    ).fetchall()
+    lists = con.execute(
+        "SELECT shape, keys, count(*) FROM mg_rows WHERE file_no = ? AND code IS NULL AND keys IS NOT NULL "
+        "GROUP BY ALL",
+        [f.no],
+    ).fetchall()
+    unknown_events = _counts((safe_event(e), n) for e, n in events)
+    unknown_fields = _counts((safe_key(k), n) for shape, ks, n in lists for k in key_problems(shape, ks)[1])
+    if unknown_events:
+        f.stats.notes["unknown_events"] = unknown_events
+    if unknown_fields:
+        f.stats.notes["unknown_fields"] = unknown_fields
+    log.info("events %s: %d rows read, %d rejected", f.stats.path, f.stats.rows_read, f.stats.rows_rejected)
+
+
+def _counts(pairs: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for key, n in pairs:
+        out[key] = out.get(key, 0) + int(n)
+    return dict(sorted(out.items()))

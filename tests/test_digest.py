@@ -115,6 +115,10 @@ def test_every_value_is_escaped_in_html_and_markdown(tmp_path: Path) -> None:
         f"1,{nasty},Ana,2026-11-01 00:00:00 UTC,,x\n"
         "2,bo|chen@acme.com,Bo,2026-11-01 00:00:00 UTC,,x\n"
         "3,cy@acme.com,Cy,yesterday,,x\n"
+        # enough good rows that the one rejected row stays under the default 5% reject limit
+        + "".join(
+            f"{n},u{n}@acme.com,U,2026-11-01 00:00:00 UTC,2026-11-01 00:00:00 UTC,x\n" for n in range(4, 24)
+        )
     )
     out = tmp_path / "out"
     code, _, stderr = cli(
@@ -130,7 +134,7 @@ def test_every_value_is_escaped_in_html_and_markdown(tmp_path: Path) -> None:
     assert "`bo\\|chen@acme.com`" in markdown
     # data quality: the skipped checks, the rejected row and the unknown column are all named
     for text in ("No Mailgun events were given", "gitlab_password_resets was skipped",
-                 "accounts.csv: 1 row(s) rejected (bad_timestamp 1)", "surprise_column"):  # fmt: skip
+                 "accounts.csv: 2 problem row(s) (bad_timestamp 1, invalid_email 1)", "surprise_column"):  # fmt: skip
         assert text in page, text
         assert _md(text) in markdown, text
 

@@ -1,0 +1,119 @@
+"""De-duplicate Mailgun events on (domain, id) across every dump of a run, then build stg_events.
+
+Nightly dumps overlap, so most duplicates are exact copies: counted in rows_duplicate, not listed.
+A copy with the same (domain, id) whose loaded content differs (any stg_events column but the source)
+is a conflicting duplicate: the first copy in input order is kept (inputs in the order given, the
+files of a glob by name, then line and item) and each later conflicting copy is counted in
+rows_duplicate and listed in rejects with code conflicting_duplicate. Keeping the first copy makes
+the result independent of what a later, possibly re-exported, dump says.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from audit.config import Config
+from audit.inputs import InputStats, Rejects, sha256_hex
+from audit.mailgun_docs import PageError, page_items, read_document, split_document
+from audit.mailgun_sql import EXTRA
+from audit.rawlines import Overlong, RawFile, split_lines
+from audit.schema import STG_EVENTS, create_sql
+
+FileInfo = tuple[int, Path, InputStats, bool, int]  # (file_no, path, stats, document, usable rows)
+CONTENT = (
+    "event, event_at, recipient, subject, message_id, severity, reason, delivery_code, delivery_description"
+)
+
+COPIES_SQL = f"""
+CREATE OR REPLACE TEMP TABLE mg_copies AS
+WITH dup_hash AS (  -- grouping 64-bit hashes is much cheaper than grouping two strings
+    SELECT hash(domain, event_id) AS h FROM mg_rows WHERE code IS NULL GROUP BY h HAVING count(*) > 1
+), dup AS (
+    SELECT domain, event_id FROM mg_rows
+    WHERE code IS NULL AND hash(domain, event_id) IN (SELECT h FROM dup_hash)
+    GROUP BY ALL HAVING count(*) > 1
+)
+SELECT r.rowid AS rid, file_no, source_line, coalesce(item, 0) AS item, row_number() OVER w AS copy_no,
+       row({CONTENT}) IS DISTINCT FROM first_value(row({CONTENT})) OVER w AS differs,
+       first_value(file_no) OVER w AS kept_file, first_value(source_line) OVER w AS kept_line
+FROM mg_rows r SEMI JOIN dup USING (domain, event_id)
+WHERE code IS NULL
+WINDOW w AS (PARTITION BY domain, event_id ORDER BY file_no, source_line, coalesce(item, 0))
+"""  # noqa: S608 - constants
+
+
+def deduplicate(con: duckdb.DuckDBPyConnection, cfg: Config, files: list[FileInfo], rejects: Rejects) -> None:
+    """Keep one row per (domain, id), set rows_loaded / rows_duplicate, and turn mg_rows into stg_events."""
+    con.execute(COPIES_SQL).fetchall()
+    dupes = dict(
+        con.execute("SELECT file_no, count(*) FROM mg_copies WHERE copy_no > 1 GROUP BY 1").fetchall()
+    )
+    conflicts = con.execute(
+        "SELECT file_no, source_line, item, kept_file, kept_line FROM mg_copies "
+        "WHERE copy_no > 1 AND differs ORDER BY ALL"
+    ).fetchall()
+    paths = {f[0]: f[1] for f in files}
+    for no, path, stats, document, usable in files:
+        stats.rows_duplicate = int(dupes.get(no, 0))
+        stats.rows_loaded = usable - stats.rows_duplicate
+        mine = [c for c in conflicts if c[0] == no]
+        if not mine:
+            continue
+        stats.notes["conflicting_duplicates"] = len(mine)
+        shas = raw_shas(path, document, {(line, item) for _, line, item, _, _ in mine}, cfg.max_line_bytes)
+        for _, line, item, kept_file, kept_line in mine:
+            where = "this file" if kept_file == no else str(paths[kept_file])
+            rejects.add_hashed(
+                str(path), line, "conflicting_duplicate",
+                f"{'item ' + str(item) + ': ' if item else ''}same (domain, id) as line {kept_line} of "
+                f"{where} but different content; the first copy was kept",
+                shas.get((line, item), ""),
+            )  # fmt: skip
+    _finish(con)
+
+
+def _finish(con: duckdb.DuckDBPyConnection) -> None:
+    """mg_rows without rejected rows and later copies, and without its extra columns, is stg_events."""
+    con.execute(
+        "DELETE FROM mg_rows WHERE code IS NOT NULL OR rowid IN (SELECT rid FROM mg_copies WHERE copy_no > 1)"
+    ).fetchall()
+    for column in EXTRA:
+        con.execute(f'ALTER TABLE mg_rows DROP COLUMN "{column}"').fetchall()
+    con.execute("DROP TABLE IF EXISTS mg_copies").fetchall()
+    con.execute("DROP TABLE IF EXISTS stg_events").fetchall()
+    con.execute("ALTER TABLE mg_rows RENAME TO stg_events").fetchall()
+
+
+def raw_shas(
+    path: Path, document: bool, wanted: set[tuple[int, int]], max_line_bytes: int
+) -> dict[tuple[int, int], str]:
+    """SHA-256 of the raw text of a few rows, found by reading the file again (conflicts are rare)."""
+    found: dict[tuple[int, int], str] = {}
+    if document:
+        text, _ = read_document(path)
+        for line, item, body in split_document(text, str(path)).rows:
+            if (line, item or 0) in wanted:
+                found[(line, item or 0)] = sha256_hex(body)
+        return found
+    lines = {line for line, _ in wanted}
+    for number, raw in split_lines(RawFile(path), max_line_bytes):
+        if number not in lines or isinstance(raw, Overlong):
+            continue
+        if (number, 0) in wanted:
+            found[(number, 0)] = sha256_hex(raw)
+        try:
+            text = raw.decode("utf-8")
+            items, _ = page_items(text, len(text) - len(text.lstrip()))
+        except (UnicodeDecodeError, PageError):
+            continue
+        for n, (_, body) in enumerate(items, start=1):
+            if (number, n) in wanted:
+                found[(number, n)] = sha256_hex(body)
+    return found
+
+
+def create_empty_events(con: duckdb.DuckDBPyConnection) -> None:
+    """With no dumps given, checks still find an (empty) stg_events table."""
+    con.execute(create_sql("stg_events", STG_EVENTS)).fetchall()

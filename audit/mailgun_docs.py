@@ -1,0 +1,185 @@
+"""API pages and multi-line JSON documents, split into items that keep their physical line.
+
+A v3 API page (`{"items": [...], "paging": {...}}`) may sit on one line of a JSON-lines dump or be
+pretty-printed as a whole file; a file may also hold a JSON array of items. Python's strict decoder
+finds each item's offset (so its line is known) and its exact text, which then goes through the same
+DuckDB validation as a JSON line. Python never decides whether an item is good: it only splits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from audit.errors import DataError
+from audit.rawlines import RawFile
+
+MAX_DOCUMENT_BYTES = 256 << 20
+WHITESPACE = " \t\r\n"
+
+
+def _no_constants(name: str) -> object:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+DECODER = json.JSONDecoder(parse_constant=_no_constants)
+
+
+class PageError(ValueError):
+    """The page or document is not well-formed JSON (or repeats a key that decides its layout)."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+def _skip(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in WHITESPACE:
+        pos += 1
+    return pos
+
+
+def _decode(text: str, pos: int) -> tuple[object, int]:
+    try:
+        return DECODER.raw_decode(text, pos)
+    except json.JSONDecodeError as exc:
+        raise PageError(exc.msg, exc.pos) from None
+    except ValueError as exc:  # NaN / Infinity
+        raise PageError(str(exc), pos) from None
+    except RecursionError:
+        raise PageError("nested too deeply", pos) from None
+
+
+def array_items(text: str, pos: int) -> tuple[list[tuple[int, str]], int]:
+    """Elements of the JSON array whose `[` is at text[pos]: [(offset, text)], end offset."""
+    items: list[tuple[int, str]] = []
+    pos = _skip(text, pos + 1)
+    if pos < len(text) and text[pos] == "]":
+        return items, pos + 1
+    while True:
+        _, end = _decode(text, pos)
+        items.append((pos, text[pos:end]))
+        pos = _skip(text, end)
+        if pos < len(text) and text[pos] == ",":
+            pos = _skip(text, pos + 1)
+        elif pos < len(text) and text[pos] == "]":
+            return items, pos + 1
+        else:
+            raise PageError("expecting ',' or ']' in an array", pos)
+
+
+def page_items(text: str, pos: int = 0) -> tuple[list[tuple[int, str]], int]:
+    """Items of the API page whose `{` is at text[pos]; a page without an items array is an error."""
+    pos = _skip(text, pos + 1)
+    seen: set[str] = set()
+    items: list[tuple[int, str]] | None = None
+    while pos < len(text) and text[pos] != "}":
+        key, pos = _decode(text, pos)
+        if not isinstance(key, str):
+            raise PageError("expecting a property name", pos)
+        if key in seen:
+            raise PageError("the page repeats a key", pos)
+        seen.add(key)
+        pos = _skip(text, pos)
+        if pos >= len(text) or text[pos] != ":":
+            raise PageError("expecting ':'", pos)
+        pos = _skip(text, pos + 1)
+        if key == "items":
+            if pos >= len(text) or text[pos] != "[":
+                raise PageError("the page's items is not an array", pos)
+            items, pos = array_items(text, pos)
+        else:
+            _, pos = _decode(text, pos)
+        pos = _skip(text, pos)
+        if pos < len(text) and text[pos] == ",":
+            pos = _skip(text, pos + 1)
+    if pos >= len(text):
+        raise PageError("the page ends early", pos)
+    if items is None:
+        raise PageError("the page has no items", pos)
+    return items, pos + 1
+
+
+def looks_like_document(first_line: str) -> bool:
+    """A file whose first non-blank line opens a value it does not close is one JSON document."""
+    line = first_line.strip()
+    return line[:1] in ("{", "[") and line[-1:] in ("{", "[")
+
+
+@dataclass
+class Document:
+    """Rows of a multi-line document: (line, item number or None, JSON text), and line accounting."""
+
+    rows: list[tuple[int, int | None, str]] = field(default_factory=list)
+    lines: int = 0
+    blank_lines: int = 0
+    starts: int = 0  # lines on which a top-level value starts
+    pages: int = 0
+
+
+def split_document(text: str, file: str) -> Document:
+    """Every top-level value: a page or an array gives its items, anything else is one row."""
+    doc = Document(lines=text.count("\n") + (0 if text.endswith("\n") or not text else 1))
+    nonblank = sum(1 for line in text.split("\n") if line.strip(WHITESPACE))
+    doc.blank_lines = doc.lines - nonblank
+    newlines_before = _line_counter(text)
+    pos, start_lines = _skip(text, 0), set()
+    try:
+        while pos < len(text):
+            line = newlines_before(pos)
+            start_lines.add(line)
+            if text[pos] == "[":
+                items, end = array_items(text, pos)
+                doc.rows += [(newlines_before(o), n, t) for n, (o, t) in enumerate(items, start=1)]
+            else:
+                value, end = _decode(text, pos)
+                if isinstance(value, dict) and "items" in value and "event" not in value:
+                    items, end = page_items(text, pos)
+                    doc.pages += 1
+                    doc.rows += [(newlines_before(o), n, t) for n, (o, t) in enumerate(items, start=1)]
+                else:
+                    doc.rows.append((line, None, text[pos:end]))
+            pos = _skip(text, end)
+    except PageError as exc:
+        raise DataError(
+            f"multi-line JSON document cannot be parsed: {exc}", file=file, line=newlines_before(exc.offset)
+        ) from None
+    doc.starts = len(start_lines)
+    return doc
+
+
+def _line_counter(text: str) -> Callable[[int], int]:
+    """offset -> 1-based line number, for increasing offsets (one pass over the text overall)."""
+    state = {"pos": 0, "line": 1}
+
+    def line_of(offset: int) -> int:
+        if offset < state["pos"]:
+            state["pos"], state["line"] = 0, 1
+        state["line"] += text.count("\n", state["pos"], offset)
+        state["pos"] = offset
+        return state["line"]
+
+    return line_of
+
+
+def read_document(path: Path) -> tuple[str, RawFile]:
+    """The whole decompressed file as text (bounded in size; invalid UTF-8 stops the run)."""
+    raw = RawFile(path)
+    parts: list[bytes] = []
+    size = 0
+    for chunk in raw.chunks(8 << 20):
+        size += len(chunk)
+        if size > MAX_DOCUMENT_BYTES:
+            raise DataError(
+                f"multi-line JSON document is larger than {MAX_DOCUMENT_BYTES >> 20} MiB; export JSON lines",
+                file=str(path),
+            )
+        parts.append(chunk)
+    data = b"".join(parts)
+    try:
+        return data.decode("utf-8"), raw
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataError("multi-line JSON document is not valid UTF-8", file=str(path), line=line) from None

@@ -1,0 +1,97 @@
+"""The byte-level pass over a Mailgun dump that runs beside DuckDB's reader (the fast path).
+
+It is the independent half of the accounting: it hashes the file as stored and counts the raw
+newlines of the decompressed bytes; the reader must return exactly that many rows (a blank line,
+which the reader skips, therefore sends the file line by line). It rules out a BOM and multi-line
+documents, keeps sample lines for the key check (every line of the first MiB, then one line per
+64 KiB: a drifting export changes every line, so drift shows up in the sample, and a file with any
+sign of it is loaded line by line, which checks every line) and sentinel lines that prove the
+reader kept the file's order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from audit.mailgun_docs import looks_like_document
+from audit.rawlines import GZIP_MAGIC, RawFile, count_newlines
+
+CHUNK = 16 << 20
+EXACT_BYTES = 1 << 20  # every line of the first MiB is a sample
+STRIDE = 64 << 10  # then one line per 64 KiB
+MAX_SAMPLE_LINE = 1 << 20
+
+
+@dataclass
+class Scan:
+    raw: RawFile
+    gzip: bool = False
+    newlines: int = 0
+    fast: bool = True
+    why: str = ""  # why the fast path is ruled out
+    samples: list[bytes] = field(default_factory=list)
+    sentinels: dict[int, bytes] = field(default_factory=dict)  # line number -> raw line
+
+    @property
+    def lines(self) -> int:
+        """Physical lines from the raw newline count: a last line without b"\\n" still counts."""
+        return self.newlines + (1 if self.raw.last_byte not in (b"", b"\n") else 0)
+
+    def rule_out(self, why: str) -> None:
+        if self.fast:
+            self.fast, self.why = False, why
+
+
+def scan(path: Path) -> Scan:
+    """Read the file once; errors of the file itself (missing, broken gzip) propagate."""
+    with path.open("rb") as fh:
+        head = fh.read(2)
+    raw = RawFile(path)
+    result = Scan(raw, gzip=head == GZIP_MAGIC)
+    seen = 0
+    carry = b""  # the start of the line that continues in the next chunk (kept short)
+    for data in raw.chunks(CHUNK, reuse=True):
+        before = result.newlines
+        result.newlines += count_newlines(data)
+        first = data.find(b"\n")
+        if seen == 0:
+            _check_start(result, data[: first if first >= 0 else MAX_SAMPLE_LINE])
+        if first < 0:
+            carry = (carry + data)[:MAX_SAMPLE_LINE]
+            seen += len(data)
+            continue
+        head_line = (carry + data[:first])[:MAX_SAMPLE_LINE]  # line `before + 1`
+        if seen < EXACT_BYTES:
+            last = data.rfind(b"\n", 0, EXACT_BYTES - seen) if len(data) > EXACT_BYTES - seen else -1
+            last = last if last > first else data.rfind(b"\n")
+            result.samples.append(head_line)
+            result.samples.extend(data[first + 1 : last].split(b"\n") if last > first else [])
+            position = last + 1
+        else:
+            result.samples.append(head_line)
+            position = first + 1
+        result.sentinels[before + 1] = head_line
+        while True:  # one line per STRIDE bytes
+            start = data.find(b"\n", position + STRIDE - 1) if position > first + 1 else position - 1
+            if start < 0:
+                break
+            stop = data.find(b"\n", start + 1)
+            if stop < 0:
+                break
+            result.samples.append(data[start + 1 : stop][:MAX_SAMPLE_LINE])
+            position = stop + 1
+        end = data.rfind(b"\n")
+        carry = data[end + 1 : end + 1 + MAX_SAMPLE_LINE]
+        seen += len(data)
+    if raw.bom:
+        result.rule_out("a byte order mark")
+    if carry:
+        result.sentinels[result.lines] = carry
+        result.samples.append(carry)
+    return result
+
+
+def _check_start(result: Scan, first: bytes) -> None:
+    if looks_like_document(first.decode("utf-8", "replace")):
+        result.rule_out("a multi-line JSON document")

@@ -1,0 +1,251 @@
+"""SQL shared by both Mailgun load paths: the row table, value macros, and the line-by-line statement.
+
+mg_rows starts with exactly the stg_events columns, so the finished table is renamed into
+stg_events once rejected rows and duplicates are deleted and the extra columns dropped (a copy of
+millions of rows would cost as much as a third of the load).
+
+The line-by-line statement (BLOCK_SQL) is the exact path for files the fast reader cannot take
+(other shapes, broken lines, documents): a line pays two JSON parses (its top-level keys, then the
+13 slots of its shape) and the per-field diagnosis runs only for lines whose types are not already
+right. Key lists are hashed and compared with the lists Python already checked (few distinct lists
+exist), so the repeated-key check runs per list, not per line. TRY() turns a malformed line into
+NULL keys instead of failing the block.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from audit import mailgun_shapes as shapes
+from audit.schema import STG_EVENTS
+
+EXTRA = {
+    "file_no": "INTEGER",
+    "item": "INTEGER",  # item number inside an API page or document, else NULL
+    "code": "VARCHAR",  # NULL = usable; 'blank', 'page' or a reject code otherwise
+    "detail": "VARCHAR",
+    "sha": "VARCHAR",  # SHA-256 of the raw line, for rejected rows only
+    "page": "VARCHAR",  # raw text of an API page line until it is expanded
+    "shape": "VARCHAR",
+    "keys": "VARCHAR[]",  # top-level keys, only when not already known to be fine
+}
+MG_ROWS = "CREATE OR REPLACE TABLE mg_rows ({})".format(
+    ", ".join(f'"{name}" {kind}' for name, kind in {**STG_EVENTS, **EXTRA}.items())
+)
+
+MACROS = (
+    # JSON type of a slot's text from json_extract / a JSON column (NULL when absent)
+    """CREATE OR REPLACE TEMP MACRO mg_kind(f) AS CASE WHEN f IS NOT NULL THEN CASE f[1]
+       WHEN '"' THEN 'string' WHEN '{' THEN 'object' WHEN '[' THEN 'array' WHEN 't' THEN 'boolean'
+       WHEN 'f' THEN 'boolean' WHEN 'n' THEN 'null' ELSE 'number' END END""",
+    # the value of a string slot (escapes decoded only when there are any)
+    """CREATE OR REPLACE TEMP MACRO mg_str(f) AS CASE WHEN f[1] = '"' THEN
+       (CASE WHEN contains(f, '\\') THEN json_extract_string(f, '$') ELSE f[2:-2] END) END""",
+    "CREATE OR REPLACE TEMP MACRO mg_absent(f) AS f IS NULL OR f = 'null'",
+    "CREATE OR REPLACE TEMP MACRO mg_empty(f) AS f IS NULL OR f = 'null' OR f = '\"\"'",
+    "CREATE OR REPLACE TEMP MACRO mg_is(f, kind) AS f IS NULL OR f = 'null' OR mg_kind(f) = kind",
+    # descriptive text: a string's value, any other JSON value's own text
+    """CREATE OR REPLACE TEMP MACRO mg_text(f) AS CASE WHEN f[1] = '"' THEN mg_str(f)
+       WHEN f <> 'null' THEN f END""",
+)
+
+
+# a JSON number with an integer value that fits INTEGER (550 and 550.0, not 550.5 or 1e20)
+INTEGRAL = "coalesce(TRY_CAST({0} AS INTEGER) = TRY_CAST({0} AS DOUBLE), false)"
+
+
+def type_check(v: list[str]) -> str:
+    """First slot whose JSON type is wrong, as 'label:found'; a delivery code must be an integer."""
+    whens = []
+    for expr, (label, kind) in zip(v, shapes.SLOTS, strict=True):
+        if kind == "text":
+            continue
+        bad = f"NOT mg_is({expr}, '{kind}')"
+        if label == "delivery-status.code":
+            bad += f" OR (mg_kind({expr}) = 'number' AND NOT {INTEGRAL.format(expr)})"
+        whens.append(f"WHEN {bad} THEN '{label}:' || mg_kind({expr})")
+    return "CASE " + " ".join(whens) + " END"
+
+
+def typed_ok(v: list[str]) -> str:
+    """Every slot has its type and the required strings are not empty (cheap: first characters)."""
+    parts = []
+    for expr, (label, kind) in zip(v, shapes.SLOTS, strict=True):
+        if kind == "text":
+            continue
+        if label in shapes.REQUIRED_SLOTS:
+            parts.append(f"{expr}[1] = '\"' AND {expr} <> '\"\"'")
+        elif kind == "string":
+            parts.append(f"({expr} IS NULL OR {expr}[1] IN ('\"', 'n'))")
+        elif label == "delivery-status.code":
+            parts.append(f"(mg_absent({expr}) OR {INTEGRAL.format(expr)})")
+        else:
+            parts.append(f"({expr} IS NULL OR {expr}[1] NOT IN ('\"', 't', 'f', '[', '{{'))")
+    parts.append(f"NOT (mg_absent({v[2]}) AND mg_absent({v[3]}))")  # a timestamp of one kind or the other
+    return " AND ".join(parts)
+
+
+def diagnose(v: list[str]) -> str:
+    """The reject code of a line whose slots are not all right (only such lines evaluate this)."""
+    return f"""CASE WHEN mg_empty({v[0]}) THEN 'missing_id'
+        WHEN mg_empty({v[1]}) THEN 'missing_event'
+        WHEN mg_absent({v[2]}) AND mg_absent({v[3]}) THEN 'missing_timestamp'
+        WHEN mg_empty({v[4]}) THEN 'missing_recipient'
+        WHEN {type_check(v)} IS NOT NULL THEN 'bad_type'
+        WHEN event_at IS NULL THEN 'bad_timestamp' END"""
+
+
+def event_at(v: list[str]) -> str:
+    """Epoch seconds (v3, webhooks, flat) or an RFC 3339 @timestamp (Logs API), within 2010-2100."""
+    return f"""CASE WHEN mg_kind({v[2]}) = 'number' THEN
+            CASE WHEN TRY_CAST({v[2]} AS DOUBLE) BETWEEN $lo AND $hi
+                 THEN make_timestamp(CAST(round(TRY_CAST({v[2]} AS DOUBLE) * 1e6) AS BIGINT)) END
+        WHEN mg_absent({v[2]}) AND mg_kind({v[3]}) = 'string'
+             AND regexp_full_match(mg_str({v[3]}), '{shapes.RFC3339}') THEN
+            (CASE WHEN timezone('UTC', TRY_CAST(mg_str({v[3]}) AS TIMESTAMPTZ)) BETWEEN $lo_at AND $hi_at
+                  THEN timezone('UTC', TRY_CAST(mg_str({v[3]}) AS TIMESTAMPTZ)) END) END"""
+
+
+def values(v: list[str]) -> str:
+    """Named values from the 13 slot texts, for the final projection."""
+    t = [f"mg_text({v[i]})" for i in (5, 6, 7, 8, 10, 11)]
+    return f"""coalesce(NULLIF(lower(trim(mg_str({v[12]}))), ''), $domain) AS d, mg_str({v[0]}) AS event_id,
+        lower(mg_str({v[1]})) AS event, mg_str({v[4]}) AS recipient, {t[0]} AS subject,
+        {t[1]} AS message_id, lower({t[2]}) AS severity, lower({t[3]}) AS reason,
+        TRY_CAST({v[9]} AS INTEGER) AS delivery_code,
+        coalesce(NULLIF({t[4]}, ''), NULLIF({t[5]}, '')) AS delivery_description"""
+
+
+# The subject before " | ", compared without case; only a subject that starts like a configured one
+# (or with blanks) pays for the string functions.
+MAIL_KIND = """CASE WHEN code IS NOT NULL THEN NULL
+         WHEN subject IS NULL OR NOT list_contains($kind_first, lower(subject[1])) THEN 'other'
+         WHEN list_contains($reset, lower(trim(split_part(subject, ' | ', 1)))) THEN 'password_reset'
+         WHEN list_contains($confirm, lower(trim(split_part(subject, ' | ', 1)))) THEN 'confirmation'
+         ELSE 'other' END"""
+
+# The input's own domain has its role worked out once ($role); an item's domain.name is looked up.
+ROLE = """CASE WHEN d = $domain THEN $role WHEN list_contains($gitlab, d) THEN 'gitlab'
+         WHEN list_contains($portal, d) THEN 'portal' ELSE 'other' END"""
+
+# mg_rows from named values: the stg_events columns, then the extra ones.
+PROJECTION = f"""
+SELECT d, {ROLE},
+    event_id, event, event_at, recipient, NULLIF(lower(trim(recipient)), ''), subject,
+    {MAIL_KIND},
+    message_id, severity, reason, delivery_code, delivery_description, $source_file, line,
+    $file_no, item, code, detail, sha, page, shape, keys
+"""
+
+SLOT_LIST = [f"f[{i}]" for i in range(1, len(shapes.SLOTS) + 1)]
+
+BLOCK_SQL = f"""
+INSERT INTO mg_rows
+{PROJECTION}
+FROM (
+WITH a AS (
+    SELECT line, {{item}} AS item, raw,
+        CASE WHEN strlen(raw) > $max_bytes THEN 'line_too_long'
+             WHEN raw = '' THEN 'blank'
+             WHEN raw[1] IN (' ', chr(9), chr(13)) THEN CASE WHEN trim(raw, $space) = '' THEN 'blank' END
+             END AS pre
+    FROM mg_batch
+), b AS (
+    SELECT *, CASE WHEN pre IS NULL THEN TRY(json_keys(raw)) END AS k FROM a
+), c AS (
+    SELECT *,
+        CASE WHEN k IS NULL THEN NULL WHEN raw[1] = '{{' THEN true ELSE ltrim(raw, $space)[1] = '{{' END
+            AS is_object,
+        CASE WHEN k IS NULL THEN NULL
+             WHEN list_contains(k, 'event-data') THEN 'webhook'
+             WHEN list_contains(k, 'items') AND NOT list_contains(k, 'event') THEN 'api_page'
+             WHEN list_contains(k, '@timestamp') THEN 'logs'
+             WHEN list_has_any(k, $flat_markers) THEN 'flat'
+             ELSE 'v3' END AS shape
+    FROM b
+), d AS (
+    SELECT *,
+        CASE WHEN shape = 'webhook' AND is_object THEN json_type(raw, '$."event-data"') END AS data_type,
+        CASE WHEN shape = 'webhook' AND is_object
+             THEN list_concat(k, [chr(31)], json_keys(raw, '$."event-data"')) ELSE k END AS all_keys,
+        CASE WHEN NOT is_object THEN NULL
+             WHEN shape IN ('v3', 'logs') THEN json_keys(raw, $nested_item)
+             WHEN shape = 'webhook' THEN json_keys(raw, $nested_webhook) END AS nested,
+        CASE WHEN NOT is_object THEN NULL
+             WHEN shape = 'webhook' THEN CAST(json_extract(raw, $webhook_paths) AS VARCHAR[])
+             WHEN shape = 'flat' THEN CAST(json_extract(raw, $flat_paths) AS VARCHAR[])
+             WHEN shape IN ('v3', 'logs') THEN CAST(json_extract(raw, $item_paths) AS VARCHAR[]) END AS f
+    FROM c
+), e AS (
+    SELECT *, list_contains($good, hash(all_keys)) AS good_keys,
+        CASE WHEN f IS NOT NULL THEN {typed_ok(SLOT_LIST)} END AS typed,
+        {event_at(SLOT_LIST)} AS event_at
+    FROM d
+), coded AS (
+    SELECT *, CASE
+        WHEN pre IS NOT NULL THEN pre
+        WHEN k IS NULL THEN 'not_json'
+        WHEN NOT is_object THEN 'not_object'
+        WHEN NOT good_keys AND len(all_keys) <> list_unique(all_keys) THEN 'duplicate_key'
+        WHEN list_bool_or(list_transform(nested, lambda x: coalesce(len(x) <> list_unique(x), false)))
+             THEN 'duplicate_key'
+        WHEN shape = 'api_page' THEN CASE WHEN item IS NULL THEN 'page' ELSE 'bad_type' END
+        WHEN typed THEN CASE WHEN event_at IS NULL THEN 'bad_timestamp' END
+        WHEN shape = 'webhook' AND data_type <> 'OBJECT' THEN 'bad_type'
+        ELSE {diagnose(SLOT_LIST)} END AS code
+    FROM e
+)
+SELECT line, item, code, event_at, shape,
+    CASE code WHEN 'bad_type' THEN
+             CASE WHEN shape = 'api_page' THEN 'item:api page'
+                  WHEN shape = 'webhook' AND data_type <> 'OBJECT' THEN 'event-data:' || lower(data_type)
+                  ELSE {type_check(SLOT_LIST)} END
+         WHEN 'bad_timestamp' THEN CASE WHEN mg_kind(f[3]) = 'number' THEN 'timestamp' ELSE '@timestamp' END
+         END AS detail,
+    CASE WHEN code NOT IN ('blank', 'page') THEN sha256(raw) END AS sha,
+    CASE WHEN code = 'page' THEN raw END AS page,
+    CASE WHEN code IS NULL AND NOT good_keys THEN all_keys END AS keys,
+    {values(SLOT_LIST)}
+FROM coded
+)
+"""  # noqa: S608 - constants
+
+
+def params(
+    cfg_lists: dict[str, list[str]], file_no: int, source_file: str, domain: str, max_bytes: int
+) -> dict[str, object]:
+    """Every parameter of BLOCK_SQL and FAST_SQL (each statement is bound the ones it names)."""
+    return {
+        **cfg_lists,
+        "file_no": file_no,
+        "source_file": source_file,
+        "domain": domain,
+        "role": _role(domain, cfg_lists),
+        "max_bytes": max_bytes,
+        "space": " \t\r\n",
+        "lo": shapes.MIN_EPOCH,
+        "hi": shapes.MAX_EPOCH,
+        "lo_at": dt.datetime.fromtimestamp(shapes.MIN_EPOCH, dt.UTC).replace(tzinfo=None),
+        "hi_at": dt.datetime.fromtimestamp(shapes.MAX_EPOCH, dt.UTC).replace(tzinfo=None),
+        "flat_markers": list(shapes.FLAT_MARKERS),
+        "item_paths": shapes.ITEM_PATHS,
+        "webhook_paths": shapes.WEBHOOK_PATHS,
+        "flat_paths": shapes.FLAT_PATHS,
+        "nested_item": list(shapes.NESTED_OBJECTS),
+        "nested_webhook": ['$."event-data"' + p[1:] for p in shapes.NESTED_OBJECTS],
+    }
+
+
+def _role(domain: str, cfg_lists: dict[str, list[str]]) -> str:
+    if domain in cfg_lists["gitlab"]:
+        return "gitlab"
+    return "portal" if domain in cfg_lists["portal"] else "other"
+
+
+def bind(sql: str, all_params: dict[str, object]) -> dict[str, object]:
+    """Only the parameters a statement uses (DuckDB refuses unused named parameters)."""
+    return {k: v for k, v in all_params.items() if f"${k}" in sql}
+
+
+def block_sql(with_items: bool) -> str:
+    return BLOCK_SQL.replace("{item}", "item" if with_items else "NULL::INTEGER")

@@ -1,0 +1,237 @@
+"""The accounts export: a checked header, one reject per bad record, kept rows listed for data quality."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from audit.accounts import load_accounts
+from audit.config import Config
+from audit.errors import ConfigError, DataError, InputError
+from audit.inputs import InputStats, Rejects, sha256_hex
+
+HEADER = "id,email,first_name,last_name,created_at,confirmed_at,last_sign_in_at,login_activated,sign_in_count"
+
+
+def row(i: int, **fields: str) -> str:
+    values = {
+        "id": str(i),
+        "email": f"u{i}@acme.com",
+        "first_name": "Ana",
+        "last_name": "Lima",
+        "created_at": "2026-01-01 10:00:00 UTC",
+        "confirmed_at": "",
+        "last_sign_in_at": "",
+        "login_activated": "true",
+        "sign_in_count": "1",
+    } | fields
+    return ",".join(values[c] for c in HEADER.split(","))
+
+
+def good(n: int, start: int = 100) -> list[str]:
+    return [row(i) for i in range(start, start + n)]
+
+
+def load(
+    tmp_path: Path, text: str | bytes, name: str = "a.csv", **cfg: Any
+) -> tuple[InputStats, list[tuple[int, str, str, str]], duckdb.DuckDBPyConnection]:
+    path = tmp_path / name
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    con, rejects = duckdb.connect(), Rejects()
+    stats = load_accounts(con, Config(**({"reject_limit": 1.0} | cfg)), path, rejects)
+    return stats, [(r[1], r[2], r[3], r[4]) for r in sorted(rejects.rows)], con
+
+
+def codes(rows: list[tuple[int, str, str, str]]) -> list[tuple[int, str]]:
+    return [(r[0], r[1]) for r in rows]
+
+
+def counts(s: InputStats) -> tuple[int, ...]:
+    return (s.lines, s.blank_lines, s.continuation_lines, s.rows_read, s.rows_loaded, s.rows_rejected)
+
+
+BAD_RECORDS = [
+    (row(1, created_at="yesterday"), "bad_timestamp", "column created_at: value is not a timestamp"),
+    (
+        row(1, created_at="2026-02-30 10:00:00 UTC"),
+        "bad_timestamp",
+        "column created_at: value is not a timestamp",
+    ),
+    (row(1, login_activated="maybe"), "bad_boolean", "column login_activated: value is not true or false"),
+    (row(1, id="x1"), "bad_integer", "column id: value is not an integer"),
+    (row(1, id="1e3"), "bad_integer", "column id: value is not an integer"),
+    (row(1, sign_in_count="1.5"), "bad_integer", "column sign_in_count: value is not an integer"),
+    (row(1, id=""), "missing_id", "column id is empty"),
+    ("1,a@acme.com,Ana", "field_count", "expected 9 fields, found 3"),
+    (row(1) + ",extra", "field_count", "expected 9 fields, found 10"),
+    (row(1, first_name='"Bo"x'), "bad_csv", "record cannot be parsed as CSV (',' expected after '\"')"),
+]
+
+
+@pytest.mark.parametrize(("bad", "code", "message"), BAD_RECORDS)
+def test_a_bad_record_is_rejected_with_its_line_and_the_run_goes_on(
+    tmp_path: Path, bad: str, code: str, message: str
+) -> None:
+    stats, rejects, _ = load(tmp_path, "\n".join([HEADER, *good(5), bad, *good(5, 200)]) + "\n")
+    assert counts(stats) == (12, 0, 0, 11, 10, 1)
+    assert rejects == [(7, code, message, sha256_hex(bad))]
+
+
+def test_an_unterminated_quote_costs_one_row_not_the_rest_of_the_file(tmp_path: Path) -> None:
+    text = (
+        "\n".join([HEADER, *good(3), row(7, first_name='"Bo'), *good(3, 200), row(8, last_name='"Li')]) + "\n"
+    )
+    stats, rejects, con = load(tmp_path, text)
+    assert counts(stats) == (9, 0, 0, 8, 6, 2)
+    assert codes(rejects) == [(5, "unterminated_quote"), (9, "unterminated_quote")]
+    assert con.execute("SELECT count(*) FROM stg_accounts").fetchall() == [(6,)]
+
+
+def test_quoted_line_breaks_and_quotes_inside_unquoted_fields_load(tmp_path: Path) -> None:
+    text = "\n".join([HEADER, row(1, first_name='"Bo\nMulti-line"'), row(2, last_name='O"Brien'), row(3)])
+    stats, rejects, con = load(tmp_path, text)  # no newline after the last line
+    assert counts(stats) == (5, 0, 1, 3, 3, 0) and rejects == []
+    assert con.execute(
+        "SELECT account_id, first_name, last_name, source_line FROM stg_accounts ORDER BY 1"
+    ).fetchall() == [
+        (1, "Bo\nMulti-line", "Lima", 2),
+        (2, "Ana", 'O"Brien', 4),
+        (3, "Ana", "Lima", 5),
+    ]
+
+
+def test_timestamps_with_offsets_are_converted_to_utc(tmp_path: Path) -> None:
+    text = "\n".join(
+        [
+            HEADER,
+            row(1, created_at="2026-03-04T12:11:12+02:00", confirmed_at="2026-03-04 12:11:12 +0200"),
+            row(2, created_at="2026-03-04T10:11:12.250Z", confirmed_at="2026-03-04 05:11:12-05:00"),
+        ]
+    )
+    _, rejects, con = load(tmp_path, text)
+    assert rejects == []
+    assert con.execute(
+        "SELECT created_at, confirmed_at FROM stg_accounts ORDER BY account_id"
+    ).fetchall() == [
+        (dt.datetime(2026, 3, 4, 10, 11, 12), dt.datetime(2026, 3, 4, 10, 11, 12)),
+        (dt.datetime(2026, 3, 4, 10, 11, 12, 250000), dt.datetime(2026, 3, 4, 10, 11, 12)),
+    ]
+
+
+def test_duplicate_ids_and_empty_or_invalid_emails_are_kept_and_listed(tmp_path: Path) -> None:
+    text = "\n".join(
+        [HEADER, *good(3), row(101, email="again@acme.com"), row(4, email=""), row(5, email="not an email"),
+         row(6, email="a..b@acme.com"), row(7, email="o'brien+tag@sub.acme.co.uk")]
+    )  # fmt: skip
+    stats, rejects, con = load(tmp_path, text)
+    assert counts(stats)[3:] == (8, 8, 0)  # every row kept
+    assert [(r[0], r[1], r[2]) for r in rejects] == [
+        (5, "duplicate_id", "kept: same id as line 3"),
+        (6, "empty_email", "kept: the email is empty"),
+        (7, "invalid_email", "kept: the email is not a valid address"),
+        (8, "invalid_email", "kept: the email is not a valid address"),
+    ]
+    assert con.execute("SELECT count(*) FROM stg_accounts WHERE account_id = 101").fetchall() == [(2,)]
+
+
+@pytest.mark.parametrize(
+    ("header", "fragment"),
+    [
+        ("id,email,created_at", "header lacks required column(s): confirmed_at (header 'confirmed_at')"),
+        ("id;email;created_at;confirmed_at", "the header looks ';'-separated: set csv.delimiter"),
+        ("id\temail\tcreated_at\tconfirmed_at", "the header looks '\\t'-separated"),
+        ("id,email,Email,email,created_at,confirmed_at", "header repeats column(s): email"),
+        ('"id,email,created_at,confirmed_at', "header cannot be parsed as CSV"),
+        ("1,ana@acme.com,2026-01-01,", "found 4 column(s): none of them a known column"),
+    ],
+)
+def test_a_bad_header_stops_the_run_naming_the_columns(tmp_path: Path, header: str, fragment: str) -> None:
+    with pytest.raises(DataError) as info:
+        load(tmp_path, header + "\n" + row(1) + "\n")
+    assert fragment in str(info.value) and info.value.line == 1
+    assert "ana@acme.com" not in str(info.value)
+
+
+def test_a_mapped_header_is_checked_by_its_export_name(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"email \(header 'E-mail'\)"):
+        load(tmp_path, "id,Mail,created_at,confirmed_at\n1,a@b.co,2026-01-01,\n", columns={"E-mail": "email"})
+    stats, _, con = load(tmp_path, "Customer ID,E-mail,Signed Up,Confirmed,Shoe size\n9,z@acme.com,2026-01-01,,44\n",
+                         columns={"Customer ID": "id", "E-mail": "email", "Signed Up": "created_at", "Confirmed": "confirmed_at"})  # fmt: skip
+    assert stats.notes["ignored_columns"] == ["Shoe size"]
+    assert con.execute("SELECT account_id, email FROM stg_accounts").fetchall() == [(9, "z@acme.com")]
+
+
+def test_an_encoding_error_names_file_and_line_unless_the_encoding_is_configured(tmp_path: Path) -> None:
+    data = f"{HEADER}\n{row(1)}\n{row(2, first_name='José')}\n".encode("latin-1")
+    with pytest.raises(DataError) as info:
+        load(tmp_path, data)
+    assert info.value.line == 3 and "csv.encoding" in str(info.value)
+    _, _, con = load(tmp_path, data, encoding="latin-1")
+    assert con.execute("SELECT first_name FROM stg_accounts ORDER BY account_id").fetchall() == [
+        ("Ana",),
+        ("José",),
+    ]
+    with pytest.raises(ConfigError, match="not supported"):
+        load(tmp_path, data, encoding="utf-16")
+
+
+def test_bom_crlf_and_blank_lines(tmp_path: Path) -> None:
+    text = "\ufeff" + "\r\n".join([HEADER, row(1), "", row(2), "   ", row(3)]) + "\r\n"
+    stats, rejects, con = load(tmp_path, text)
+    assert counts(stats) == (6, 2, 0, 3, 3, 0) and rejects == []
+    assert con.execute("SELECT source_line FROM stg_accounts ORDER BY 1").fetchall() == [(2,), (4,), (6,)]
+
+
+@pytest.mark.parametrize(
+    ("text", "what"), [("", "is empty"), ("\n\n", "is empty"), (HEADER + "\n", "has a header but no rows")]
+)
+def test_an_empty_or_header_only_export_stops_the_run_unless_allowed(
+    tmp_path: Path, text: str, what: str
+) -> None:
+    with pytest.raises(InputError, match=what):
+        load(tmp_path, text)
+    stats, _, con = load(tmp_path, text, allow_empty=True)
+    assert (stats.rows_read, stats.rows_loaded) == (0, 0)
+    assert con.execute("SELECT count(*) FROM stg_accounts").fetchall() == [(0,)]
+
+
+def test_gzip_by_content_truncated_or_fake(tmp_path: Path) -> None:
+    data = gzip.compress(("\n".join([HEADER, *good(30)]) + "\n").encode(), mtime=0)
+    stats, _, _ = load(tmp_path, data, name="export.csv")
+    assert stats.rows_loaded == 30 and stats.bytes == len(data)
+    with pytest.raises(DataError, match="gzip data is truncated"):
+        load(tmp_path, data[:-12], name="t.csv.gz")
+    with pytest.raises(DataError, match="not gzip data"):
+        load(tmp_path, HEADER + "\n" + row(1), name="f.csv.gz")
+
+
+def test_a_line_longer_than_the_limit_is_rejected_unread(tmp_path: Path) -> None:
+    long_row = row(5, last_name="x" * 5000)
+    stats, rejects, _ = load(
+        tmp_path, "\n".join([HEADER, *good(3), long_row, row(6)]) + "\n", max_line_bytes=1024
+    )
+    assert counts(stats)[3:] == (5, 4, 1)
+    assert rejects == [
+        (5, "line_too_long", "line is longer than inputs.max_line_bytes", sha256_hex(long_row))
+    ]
+
+
+def test_the_reject_limit_stops_the_run(tmp_path: Path) -> None:
+    text = "\n".join([HEADER, *good(18), row(1, id="x"), row(2, created_at="never")]) + "\n"
+    assert load(tmp_path, text, reject_limit=0.1)[0].rows_rejected == 2
+    with pytest.raises(
+        DataError, match=r"2 of 20 rows rejected \(10.0%\).*line 20 bad_integer, line 21 bad_timestamp"
+    ):
+        load(tmp_path, text, reject_limit=0.05)
+
+
+def test_a_missing_file_or_a_folder_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not found"):
+        load_accounts(duckdb.connect(), Config(), tmp_path / "missing.csv", Rejects())
+    with pytest.raises(InputError, match="not a file"):
+        load_accounts(duckdb.connect(), Config(), tmp_path, Rejects())

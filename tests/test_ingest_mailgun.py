@@ -1,0 +1,299 @@
+"""Mailgun dumps: every problem line is a reject with its physical line, the rest loads, all is counted.
+
+Every case runs through both load paths (DuckDB's fast reader and the line-by-line statement) and
+must give the same result: the fast path only ever declines a file, it never judges a line
+differently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from audit import mailgun
+from audit.config import Config, EventsInput
+from audit.errors import DataError, InputError
+from audit.inputs import KEPT_CODES, REJECTED_CODES, InputStats, Rejects, sha256_hex
+
+TS = 1763630000.5  # 2025-11-20 09:13:20.5 UTC
+
+
+def item(eid: str, event: str = "delivered", **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": eid,
+        "event": event,
+        "timestamp": TS,
+        "recipient": "Ana@Acme.com",
+        "message": {"headers": {"subject": "Reset password instructions | GitLab", "message-id": "m1@x"}},
+        "delivery-status": {"code": 250, "description": "", "message": "OK"},
+    }
+    body.update(extra)
+    return body
+
+
+def line(eid: str, **extra: Any) -> str:
+    return json.dumps(item(eid, **extra))
+
+
+def good(n: int, prefix: str = "g") -> list[str]:
+    return [line(f"{prefix}{i}") for i in range(n)]
+
+
+@pytest.fixture(params=["fast", "lines"])
+def path_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "lines":
+        monkeypatch.setattr(mailgun, "load_fast", lambda *args: None)
+    return str(request.param)
+
+
+def load(
+    tmp_path: Path, text: str | bytes, name: str = "d.jsonl", domain: str = "mg.gitlab.com", **cfg: Any
+) -> tuple[InputStats, list[tuple[int, str, str, str]], duckdb.DuckDBPyConnection]:
+    path = tmp_path / name
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    con, rejects = duckdb.connect(), Rejects()
+    config = Config(**({"reject_limit": 1.0} | cfg))
+    stats = mailgun.load_events(con, config, (EventsInput(domain, str(path)),), rejects)
+    assert len(stats) == 1
+    return stats[0], [(r[1], r[2], r[3], r[4]) for r in sorted(rejects.rows)], con
+
+
+def codes(rows: list[tuple[int, str, str, str]]) -> list[tuple[int, str]]:
+    return [(r[0], r[1]) for r in rows]
+
+
+def counts(s: InputStats) -> tuple[int, ...]:
+    return (s.lines, s.blank_lines, s.rows_read, s.rows_loaded, s.rows_rejected, s.rows_duplicate)
+
+
+def test_a_clean_dump_loads_every_line(tmp_path: Path, path_kind: str) -> None:
+    stats, rejects, con = load(tmp_path, "\n".join(good(30)) + "\n")
+    assert counts(stats) == (30, 0, 30, 30, 0, 0)
+    assert rejects == []
+    assert stats.sha256 == sha256_hex((tmp_path / "d.jsonl").read_bytes()) and stats.bytes > 0
+    row = con.execute("SELECT * FROM stg_events WHERE event_id = 'g7'").fetchall()[0]
+    assert row == (
+        "mg.gitlab.com", "gitlab", "g7", "delivered", dt.datetime(2025, 11, 20, 9, 13, 20, 500000),
+        "Ana@Acme.com", "ana@acme.com", "Reset password instructions | GitLab", "password_reset", "m1@x",
+        None, None, 250, "OK", str(tmp_path / "d.jsonl"), 8,
+    )  # fmt: skip
+
+
+BROKEN = [
+    ("not json", "not_json"),
+    ('{"id": "x", "event": "delivered"', "not_json"),  # truncated line
+    ("[1, 2]", "not_object"),
+    ('"just a string"', "not_object"),
+    ("{}", "missing_id"),
+    (line("a", id=""), "missing_id"),
+    (line("a", id=None), "missing_id"),
+    (line("a", event=""), "missing_event"),
+    (json.dumps({k: v for k, v in item("a").items() if k != "timestamp"}), "missing_timestamp"),
+    (line("a", recipient=""), "missing_recipient"),
+    (line("a", id=42), "bad_type"),
+    (line("a", event=["delivered"]), "bad_type"),
+    (line("a", timestamp="1763630000.5"), "bad_type"),
+    (line("a", recipient={"email": "x"}), "bad_type"),
+    (line("a", **{"delivery-status": {"code": "550"}}), "bad_type"),
+    (line("a", **{"delivery-status": {"code": 550.5}}), "bad_type"),
+    (line("a", timestamp=12.0), "bad_timestamp"),
+    (line("a", timestamp=9e12), "bad_timestamp"),
+    ('{"id": "a", "id": "b", "event": "delivered", "timestamp": 1763630000.5, "recipient": "a@b.c"}', "duplicate_key"),
+    ('{"id": "a", "event": "delivered", "timestamp": 1763630000.5, "recipient": "a@b.c", "tags": [], "tags": []}', "duplicate_key"),
+    (line("a", message={"headers": {"subject": "x"}}).replace('"subject": "x"', '"subject": "x", "subject": "y"'), "duplicate_key"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("bad", "code"), BROKEN, ids=[f"{c}-{i}" for i, (_, c) in enumerate(BROKEN)])
+def test_each_broken_line_is_rejected_with_its_line_and_the_rest_loads(
+    tmp_path: Path, path_kind: str, bad: str, code: str
+) -> None:
+    lines = [*good(10), bad, *good(10, "h")]
+    stats, rejects, _ = load(tmp_path, "\n".join(lines) + "\n")
+    assert counts(stats) == (21, 0, 21, 20, 1, 0)
+    assert codes(rejects) == [(11, code)]
+    assert rejects[0][3] == sha256_hex(bad)
+    assert "Ana@" not in rejects[0][2] and "Acme" not in rejects[0][2]  # never a value in a message
+
+
+def test_reject_messages_name_the_field_and_type(tmp_path: Path, path_kind: str) -> None:
+    lines = [*good(5), line("a", id=42), line("b", timestamp="soon"), line("c", timestamp=1.0)]
+    _, rejects, _ = load(tmp_path, "\n".join(lines) + "\n")
+    assert [r[2] for r in rejects] == [
+        "field 'id' must be string, found number",
+        "field 'timestamp' must be number, found string",
+        "field 'timestamp' is not epoch seconds between 2010 and 2100",
+    ]
+
+
+def test_blank_lines_crlf_bom_and_a_missing_last_newline_keep_physical_line_numbers(
+    tmp_path: Path, path_kind: str
+) -> None:
+    text = "\ufeff" + "\r\n".join([line("a"), "", "  ", line("b"), "not json", line("c")])
+    stats, rejects, con = load(tmp_path, text)
+    assert counts(stats) == (6, 2, 4, 3, 1, 0)
+    assert codes(rejects) == [(5, "not_json")]
+    assert con.execute("SELECT event_id, source_line FROM stg_events ORDER BY 2").fetchall() == [
+        ("a", 1),
+        ("b", 4),
+        ("c", 6),
+    ]
+    assert stats.notes.get("bom") is True
+
+
+def test_a_line_that_is_not_utf8_or_too_long_is_rejected_unread(tmp_path: Path, path_kind: str) -> None:
+    lines = [
+        line("a").encode(),
+        b'{"id": "\xff", "event": "x"}',
+        line("b", pad="x" * 3000).encode(),
+        line("c").encode(),
+    ]
+    stats, rejects, _ = load(tmp_path, b"\n".join(lines) + b"\n", max_line_bytes=2048)
+    assert counts(stats) == (4, 0, 4, 2, 2, 0)
+    assert codes(rejects) == [(2, "not_utf8"), (3, "line_too_long")]
+    assert rejects[0][3] == sha256_hex(lines[1])
+
+
+def test_gzip_is_recognised_by_content_and_broken_gzip_stops_the_run(tmp_path: Path) -> None:
+    data = gzip.compress(("\n".join(good(50)) + "\n").encode(), mtime=0)
+    stats, _, _ = load(tmp_path, data, name="dump.jsonl")  # gzipped, named as plain
+    assert (stats.rows_loaded, stats.bytes) == (50, len(data))
+    with pytest.raises(DataError, match="truncated"):
+        load(tmp_path, data[: len(data) - 10], name="t.jsonl.gz")
+    with pytest.raises(DataError, match="not gzip data"):
+        load(tmp_path, "\n".join(good(3)), name="fake.jsonl.gz")
+
+
+@pytest.mark.parametrize("text", ["", "\n\n  \n", '{"items": [], "paging": {}}\n'])
+def test_an_empty_dump_stops_the_run_unless_allowed(tmp_path: Path, text: str) -> None:
+    with pytest.raises(InputError, match="holds no events"):
+        load(tmp_path, text)
+    stats, rejects, _ = load(tmp_path, text, allow_empty=True)
+    assert (stats.rows_read, stats.rows_loaded, rejects) == (0, 0, [])
+
+
+def test_the_reject_limit_fails_the_run_naming_lines_and_codes(tmp_path: Path, path_kind: str) -> None:
+    lines = [*good(18), "oops", line("x", id=7)]
+    stats, _, _ = load(tmp_path, "\n".join(lines) + "\n", reject_limit=0.1)  # 10% is within 10%
+    assert stats.rows_rejected == 2
+    with pytest.raises(DataError) as info:
+        load(tmp_path, "\n".join(lines) + "\n", reject_limit=0.05)
+    assert "2 of 20 rows rejected (10.0%), above inputs.reject_limit (5.0%)" in str(info.value)
+    assert "first: line 19 not_json, line 20 bad_type" in str(info.value)
+    assert "oops" not in str(info.value)
+
+
+def test_unknown_fields_and_event_types_are_counted(tmp_path: Path, path_kind: str) -> None:
+    lines = [*good(5), line("a", surprise=1), line("b", surprise=2, other="x"), line("c", event="teleported")]
+    stats, rejects, _ = load(tmp_path, "\n".join(lines) + "\n")
+    assert rejects == [] and stats.rows_loaded == 8
+    assert stats.notes["unknown_fields"] == {"other": 1, "surprise": 2}
+    assert stats.notes["unknown_events"] == {"teleported": 1}
+
+
+def test_copies_are_counted_and_a_conflicting_copy_is_listed_first_copy_kept(
+    tmp_path: Path, path_kind: str
+) -> None:
+    day1 = tmp_path / "day1.jsonl"
+    day1.write_text("\n".join([line("a"), line("b")]) + "\n")
+    day2 = tmp_path / "day2.jsonl"
+    day2.write_text("\n".join([line("a"), line("b", event="failed"), line("c"), line("c")]) + "\n")
+    con, rejects = duckdb.connect(), Rejects()
+    stats = mailgun.load_events(
+        con, Config(), (EventsInput("mg.gitlab.com", str(tmp_path / "day*")),), rejects
+    )
+    assert [counts(s)[2:] for s in stats] == [(2, 2, 0, 0), (4, 1, 0, 3)]
+    assert stats[1].notes == {"conflicting_duplicates": 1}
+    assert [(r[0], r[1], r[2]) for r in rejects.rows] == [
+        (str(day2), 2, "conflicting_duplicate"),
+    ]
+    assert rejects.rows[0][3] == (
+        f"same (domain, id) as line 2 of {day1} but different content; the first copy was kept"
+    )
+    assert rejects.rows[0][4] == sha256_hex(line("b", event="failed"))
+    assert con.execute("SELECT event_id, event, source_file FROM stg_events ORDER BY 1").fetchall() == [
+        ("a", "delivered", str(day1)),
+        ("b", "delivered", str(day1)),
+        ("c", "delivered", str(day2)),
+    ]
+
+
+def test_the_item_domain_wins_over_the_input_domain(tmp_path: Path) -> None:
+    lines = [line("a"), line("b", domain={"name": "Customers.GitLab.com"})]
+    _, _, con = load(tmp_path, "\n".join(lines) + "\n")
+    assert con.execute("SELECT event_id, domain, domain_role FROM stg_events ORDER BY 1").fetchall() == [
+        ("a", "mg.gitlab.com", "gitlab"),
+        ("b", "customers.gitlab.com", "portal"),
+    ]
+
+
+def test_api_pages_on_lines_keep_the_page_line_and_items_are_numbered(tmp_path: Path, path_kind: str) -> None:
+    page1 = {"items": [item("a"), 5, item("b", id=None)], "paging": {"next": "x"}}
+    text = "\n".join([json.dumps(page1), line("c"), json.dumps({"items": "nope"}), json.dumps({"items": []})])
+    stats, rejects, con = load(tmp_path, text + "\n")
+    assert counts(stats) == (4, 0, 5, 2, 3, 0)  # 3 items + a v3 line + a page whose items is no array
+    assert [(r[0], r[1], r[2]) for r in rejects] == [
+        (
+            1,
+            "missing_id",
+            "item 3 of the API page or document: required field 'id' is missing, null or empty",
+        ),
+        (1, "not_object", "item 2 of the API page or document: JSON value is not an object"),
+        (3, "bad_type", "field 'items' must be an array of event objects"),
+    ]
+    assert stats.notes == {"api_pages": 3, "empty_api_pages": 1}
+    assert con.execute("SELECT event_id, source_line FROM stg_events ORDER BY 1").fetchall() == [
+        ("a", 1),
+        ("c", 2),
+    ]
+
+
+def test_a_pretty_printed_page_file_gives_each_item_its_own_line(tmp_path: Path) -> None:
+    page = {"items": [item("a"), item("b", recipient="")], "paging": {"next": "x"}}
+    text = json.dumps(page, indent=2) + "\n"
+    stats, rejects, con = load(tmp_path, text, name="page.json")
+    starts = [n for n, text_line in enumerate(text.splitlines(), start=1) if text_line == "    {"]
+    assert (stats.rows_read, stats.rows_loaded, stats.lines) == (2, 1, text.count("\n"))
+    assert stats.lines == stats.blank_lines + stats.continuation_lines + 1
+    assert codes(rejects) == [(starts[1], "missing_recipient")]
+    assert con.execute("SELECT source_line FROM stg_events").fetchall() == [(starts[0],)]
+
+
+def test_a_broken_multi_line_document_stops_the_run_at_its_line(tmp_path: Path) -> None:
+    with pytest.raises(DataError) as info:
+        load(tmp_path, '{\n  "items": [\n    {"id": "a",\n', name="page.json")
+    assert info.value.line == 4 and "cannot be parsed" in str(info.value)
+
+
+def test_both_paths_give_identical_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [*good(40), line("x", id=5), line("y", timestamp=1.0), line("z", recipient=None), line("g3")]
+    text = "\n".join(lines) + "\n"
+    fast = load(tmp_path, text)
+    monkeypatch.setattr(mailgun, "load_fast", lambda *args: None)
+    slow = load(tmp_path, text)
+    assert counts(fast[0]) == counts(slow[0]) == (44, 0, 44, 40, 3, 1)
+    assert fast[1] == slow[1]
+    query = "SELECT * FROM stg_events ORDER BY source_line"
+    assert fast[2].execute(query).fetchall() == slow[2].execute(query).fetchall()
+
+
+def test_the_fast_path_declines_when_the_reader_lost_the_file_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("audit.mailgun_fast._order_kept", lambda *args: False)
+    stats, rejects, con = load(tmp_path, "\n".join(good(20)) + "\n")
+    assert counts(stats) == (20, 0, 20, 20, 0, 0) and rejects == []
+    assert con.execute("SELECT count(*) FROM stg_events").fetchall() == [(20,)]
+
+
+def test_every_code_is_documented_and_rejected_and_kept_codes_do_not_overlap() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for code in {**REJECTED_CODES, **KEPT_CODES}:
+        assert f"`{code}`" in readme, code
+    assert not set(REJECTED_CODES) & set(KEPT_CODES)

@@ -1,0 +1,112 @@
+"""The same Mailgun event in every dump shape gives the same stg_events row."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from audit.config import Config, EventsInput
+from audit.inputs import Rejects
+from audit.mailgun import load_events
+
+V3: dict[str, Any] = {
+    "id": "Ev1d-xYz_123",
+    "event": "failed",
+    "timestamp": 1763630000.5,
+    "log-level": "error",
+    "severity": "permanent",
+    "reason": "bounce",
+    "recipient": "Ana.Lima@Acme.com",
+    "recipient-domain": "acme.com",
+    "envelope": {"sender": "bounce@mg.gitlab.com", "targets": "Ana.Lima@Acme.com"},
+    "message": {
+        "headers": {"subject": "Reset password instructions | GitLab", "message-id": "m1@mg.gitlab.com"}
+    },
+    "delivery-status": {"code": 550, "description": "", "message": "5.1.1 User unknown"},
+    "user-variables": {},
+}
+LOGS = {k: v for k, v in V3.items() if k not in ("timestamp", "user-variables")} | {
+    "@timestamp": "2025-11-20T11:13:20.500+02:00",  # the same instant, with an offset
+    "domain": {"name": "mg.gitlab.com"},
+    "user-variables": "{}",  # the Logs API encodes user variables as a JSON string
+}
+FLAT = {
+    "id": V3["id"],
+    "event": "failed",
+    "timestamp": 1763630000.5,
+    "log_level": "error",
+    "severity": "permanent",
+    "reason": "bounce",
+    "recipient": "Ana.Lima@Acme.com",
+    "recipient_domain": "acme.com",
+    "envelope_sender": "bounce@mg.gitlab.com",
+    "envelope_targets": "Ana.Lima@Acme.com",
+    "message_headers_subject": "Reset password instructions | GitLab",
+    "message_headers_message_id": "m1@mg.gitlab.com",
+    "delivery_status_code": 550,
+    "delivery_status_description": "",
+    "delivery_status_message": "5.1.1 User unknown",
+}
+WEBHOOK = {"signature": {"timestamp": "1763630001", "token": "t0k", "signature": "ab12"}, "event-data": V3}
+WEBHOOK_NEW = {"signature": WEBHOOK["signature"], "event-data": V3 | {"domain": {"name": "mg.gitlab.com"}}}
+PAGE = {"items": [V3], "paging": {"next": "https://api.mailgun.net/v3/x/events/W3", "previous": "..."}}
+
+SHAPES = {
+    "v3_line": json.dumps(V3) + "\n",
+    "api_page_line": json.dumps(PAGE) + "\n",
+    "api_page_pretty": json.dumps(PAGE, indent=2) + "\n",
+    "item_array_pretty": json.dumps([V3], indent=2) + "\n",
+    "webhook": json.dumps(WEBHOOK) + "\n",
+    "webhook_with_domain": json.dumps(WEBHOOK_NEW) + "\n",
+    "logs_api_item": json.dumps(LOGS) + "\n",
+    "flattened": json.dumps(FLAT) + "\n",
+}
+
+
+def stg_row(tmp_path: Path, name: str, text: str, gz: bool = False) -> tuple[Any, ...]:
+    path = tmp_path / (name + (".jsonl.gz" if gz else ".jsonl"))
+    path.write_bytes(gzip.compress(text.encode(), mtime=0) if gz else text.encode())
+    con, rejects = duckdb.connect(), Rejects()
+    stats = load_events(con, Config(), (EventsInput("mg.gitlab.com", str(path)),), rejects)
+    assert rejects.rows == [] and stats[0].rows_loaded == 1
+    rows = con.execute("SELECT * EXCLUDE (source_file, source_line) FROM stg_events").fetchall()
+    assert len(rows) == 1
+    return tuple(rows[0])
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_every_shape_of_the_same_event_gives_the_same_row(tmp_path: Path, gz: bool) -> None:
+    rows = {name: stg_row(tmp_path, name, text, gz) for name, text in SHAPES.items()}
+    expected = rows["v3_line"]
+    assert expected[:6] == ("mg.gitlab.com", "gitlab", V3["id"], "failed", expected[4], "Ana.Lima@Acme.com")
+    assert expected[6:] == (
+        "ana.lima@acme.com", "Reset password instructions | GitLab", "password_reset", "m1@mg.gitlab.com",
+        "permanent", "bounce", 550, "5.1.1 User unknown",
+    )  # fmt: skip
+    for name, row in rows.items():
+        assert row == expected, name
+
+
+def test_shapes_are_noted_and_can_be_mixed_in_one_file(tmp_path: Path) -> None:
+    lines = [
+        json.dumps(V3 | {"id": "a"}),
+        json.dumps({"signature": {}, "event-data": V3 | {"id": "b"}}),
+        json.dumps(LOGS | {"id": "c"}),
+        json.dumps(FLAT | {"id": "d"}),
+        json.dumps({"items": [V3 | {"id": "e"}], "paging": {}}),
+    ]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    con, rejects = duckdb.connect(), Rejects()
+    stats = load_events(con, Config(), (EventsInput("mg.gitlab.com", str(path)),), rejects)[0]
+    assert (stats.rows_read, stats.rows_loaded, rejects.rows) == (5, 5, [])
+    assert stats.notes["shapes"] == {"flat": 1, "logs": 1, "v3": 2, "webhook": 1}
+    assert stats.notes["api_pages"] == 1
+    assert con.execute("SELECT event_id, source_line FROM stg_events ORDER BY 1").fetchall() == [
+        ("a", 1), ("b", 2), ("c", 3), ("d", 4), ("e", 5),
+    ]  # fmt: skip
