@@ -8,7 +8,6 @@ import re
 import stat
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -205,27 +204,6 @@ def test_the_digest_renders_in_a_real_browser(two_nights: Path, tmp_path: Path) 
     assert {name: int(text) for name, text in shown} == manifest["reports"]
     assert len(charts) == 5 and all(width > 200 for width in charts)
     assert (tmp_path / "digest.png").stat().st_size > 10_000
-
-
-@pytest.mark.slow
-def test_built_wheel_ships_the_digest_template(tmp_path: Path) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(tmp_path),
-            str(ROOT),
-        ],
-        check=True,
-    )
-    (wheel,) = tmp_path.glob("account_audit-*.whl")
-    assert "audit/templates/digest.html" in zipfile.ZipFile(wheel).namelist()
 
 
 def test_logs_of_a_run_name_no_email_address(tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ def test_python_checks_are_documented() -> None:
 
 
 @pytest.mark.slow
-def test_built_wheel_ships_the_sql_folder(tmp_path: Path) -> None:
+def test_built_wheel_ships_the_sql_folder_and_templates(tmp_path: Path) -> None:
     subprocess.run(
         [
             sys.executable,
@@ -85,6 +85,7 @@ def test_built_wheel_ships_the_sql_folder(tmp_path: Path) -> None:
     shipped = {n for n in names if n.startswith("audit/sql/") and n.endswith(".sql")}
     expected = {f"audit/sql/{p.relative_to(ROOT / 'sql')}" for p in (ROOT / "sql").rglob("*.sql")}
     assert shipped == expected
+    assert "audit/templates/digest.html" in names  # the digest's page template ships too
     # Installed from the wheel (no source tree beside it), the package still finds its checks.
     target = tmp_path / "site"
     subprocess.run(
