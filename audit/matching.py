@@ -146,8 +146,9 @@ def _pairs(feats: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
 
 
 def _links(feats: pl.DataFrame, pairs: pl.DataFrame, cfg: MatchingConfig) -> pl.DataFrame:
-    """Accepted links (rows lo < hi, kind, rel, crel, sim, score), scored in memory-bounded batches."""
-    kept = pl.col("i").alias("lo"), pl.col("b_i").alias("hi"), "kind", "rel", "crel", "sim", "score"
+    """Accepted links (rows lo < hi, kind, rel, crel, sim, score, spelled), scored in bounded batches."""
+    kept = (pl.col("i").alias("lo"), pl.col("b_i").alias("hi"), "kind", "rel", "crel", "sim", "score",
+            "spelled")  # fmt: skip
     batches = (pairs.slice(offset, _BATCH) for offset in range(0, max(pairs.height, 1), _BATCH))
     return pl.concat(
         [ms.score(_pairs(feats, batch), cfg).filter("accepted").select(kept) for batch in batches]

@@ -9,6 +9,8 @@ Each kind of evidence the scorer knows gets a key that two accounts with that ev
   swapped, mistyped, missing or doubled) always share one, so every such pair is a candidate;
 * same domain and full name, when the name is uncommon enough for scoring to trust it: digits
   appended, `jsmith` / `john.smith`, typos in short local parts all need such a name;
+* same domain, last name and first initial (or first name and last initial), the initial taken from
+  the address when the account leaves that name part out: only pairs with such an account are kept;
 * same full name and stem in any domain (work and personal address), and a rare full name.
 
 Blocks are usually two or three accounts. A block can be large (a common name at a big provider), so
@@ -39,21 +41,27 @@ class Block:
     keys: tuple[str, ...]
     order: tuple[str, ...]
     where: pl.Expr | None = None
+    needs: pl.Expr | None = None  # only pairs with at least one such member are kept
 
 
 def blocks(cfg: MatchingConfig) -> tuple[Block, ...]:
     """The exact keys; a name-based key only takes names rare enough for scoring to use them."""
     named = c("first").is_not_null() & c("last").is_not_null() & ~c("is_init")
     uncommon = named & (c("namesakes") <= max(cfg.max_namesakes, cfg.max_common_namesakes))
+    in_domain = named & (c("dom_namesakes") <= cfg.max_domain_namesakes)
     long_stem = c("stem").str.len_chars() >= cfg.min_local_length
-    digits = long_stem & (uncommon | c("company").is_not_null() | ~c("public"))
+    digits = long_stem & (in_domain | c("company").is_not_null() | ~c("public") | ~named)
+    # A name part left out: the address's initial stands in for it (pmornak / pooja.mornak).
+    partial = c("first").is_null() | c("last").is_null() | c("is_init")
     return (
         Block("same inbox", ("canon",), ("first", "last")),
         Block("same skeleton", ("bdom", "skel"), ("first", "last")),
         # Digits appended, jsmith / john.smith, short typos: all need an agreeing, uncommon name ...
-        Block("uncommon name, same domain", ("bdom", "first", "last"), ("skel",), uncommon),
+        Block("uncommon name, same domain", ("bdom", "first", "last"), ("skel",), in_domain),
         # ... or, for digits, an agreeing company (which a free-mail address only has when typed in).
         Block("same stem", ("bdom", "stem"), ("first", "last", "skel"), digits),
+        Block("same domain, last name, first initial", ("bdom", "last", "ainit"), ("skel",), needs=partial),
+        Block("same domain, first name, last initial", ("bdom", "first", "alinit"), ("skel",), needs=partial),
         Block("rare name, same local part", ("first", "last", "stem"), ("dom",), uncommon & ~c("role")),
         Block("rare name", ("first", "last"), ("dom",), uncommon),
     )
@@ -68,6 +76,9 @@ def candidates(feats: pl.DataFrame, cfg: MatchingConfig) -> tuple[pl.DataFrame, 
         rows = pos if block.where is None else pos.filter(block.where)
         keyed = rows.drop_nulls(list(block.keys)).select("p", *block.order, key=pl.struct(block.keys).hash(7))
         pairs = _windowed(keyed, block.order, window)
+        if block.needs is not None:  # pairs with at least one such member
+            needed = pos.select(block.needs.fill_null(False)).to_series()
+            pairs = pairs.filter(needed.gather(pairs["a"]) | needed.gather(pairs["b"]))
         stats[block.name] = pairs.height
         parts.append(pairs)
     # Shorter local parts one typo apart link only with an uncommon agreeing name: the name key has them.

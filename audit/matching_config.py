@@ -12,7 +12,9 @@ from audit import normalize as nz
 _SCORES = ("min_score", "name_weight", "company_weight", "separator_score", "domain_typo_score", "typo_score",
            "digits_score", "name_pattern_score", "same_local_score", "rare_name_score")  # fmt: skip
 _COUNTS = {"min_local_length": (1, 64), "typo_min_length": (1, 64), "window": (1, 1000)}
-_RATIOS = {"max_namesakes": 1e6, "max_common_namesakes": 1e6, "domain_typo_ratio": 1e6}  # 0 or 1 .. max
+_RATIOS = {  # 0 (1 for the ratio) .. max
+    "max_namesakes": 1e6, "max_common_namesakes": 1e6, "max_domain_namesakes": 1e6, "domain_typo_ratio": 1e6,
+}  # fmt: skip
 _LISTS = ("plus_tag_domains", "public_domains", "role_local_parts")
 
 
@@ -35,9 +37,12 @@ class MatchingConfig:
     rare_name_score: float = 0.8  # same full name, found in no other domain, both addresses contain it
     # Expected accounts with a full name (first-name count x last-name count / accounts): above this a
     # name is too common to link accounts across domains (a work and a personal address) ...
-    max_namesakes: float = 0.03
-    # ... or to be what lifts weak evidence (digits, a short typo, jsmith / john.smith) over min_score.
+    max_namesakes: float = 0.01
+    # ... even when the companies agree.
     max_common_namesakes: float = 0.3
+    # Within one domain, namesakes x the domain's share of the accounts: above this a name does not lift
+    # weak evidence (digits, a short typo, jsmith / john.smith, separators at free-mail) over min_score.
+    max_domain_namesakes: float = 0.03
     min_local_length: int = 4  # shorter local parts are never compared by edit distance or digits
     typo_min_length: int = 9  # shorter ones one typo apart (jon.smith / jan.smith) need agreeing names
     # Plain look-alikes (jsmithson / ksmithson: one letter apart) link only when the names agree.

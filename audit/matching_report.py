@@ -151,7 +151,10 @@ def link_reason(
     else:
         near = box_a.domain == box_b.domain
         text = f"local parts {link['sim']:.2f} similar" if near else "other domain"
-    text += _names(link["rel"], a, b) if link["kind"] != ms.RARE_NAME else ""
+    if link.get("spelled"):
+        text += ", one account leaves out a name part, and both addresses spell the name the other gives"
+    elif link["kind"] != ms.RARE_NAME:
+        text += _names(link["rel"], a, b)
     if link["crel"] == ms.EXACT:
         text += ", same company"
     elif link["crel"] == ms.CONFLICT:

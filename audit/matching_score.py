@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 from rapidfuzz.distance import OSA
 
+from audit import matching_features as mf
 from audit import normalize as nz
 
 if TYPE_CHECKING:
@@ -139,6 +140,21 @@ def score(pairs: pl.DataFrame, cfg: MatchingConfig, every_similarity: bool = Fal
         initials=_per_pair(pairs, c("dist").is_not_null(), "local", _initials) == 1,
     )
     near, named = c("same_domain"), c("rel") == EXACT
+    # One account left out a name part the other gives: when both addresses spell that full name
+    # (`pmornak` / `pooja.mornak`), the addresses themselves confirm what the missing part would say.
+    u_first = (
+        pl.when(c("is_init")).then(pl.coalesce(b("first"), c("first")))
+        .otherwise(pl.coalesce(c("first"), b("first")))
+    )  # fmt: skip
+    u_last = pl.coalesce(c("last"), b("last"))
+    # Within a domain, one address spelling it is enough for digits or a typo (the other is that address
+    # give or take a few letters); a pair of name forms (jsmith / john.smith) needs both.
+    spells = [mf.name_forms(x, u_first, u_last, both_parts=True) for x in (c("stem"), b("stem"))]
+    spelled = (c("rel") == PARTIAL) & near & ~c("roles")
+    spelled = (spelled & (spells[0] | spells[1])).fill_null(False)
+    pairs = pairs.with_columns(
+        spelled=spelled, spelled_both=(spelled & spells[0] & spells[1]).fill_null(False)
+    ).with_columns(rel=pl.when("spelled").then(EXACT).otherwise(c("rel")))
     # Agreement on a rare full name is evidence; on a common one (John Smith) it is not, at any provider.
     namesakes = pl.max_horizontal("namesakes", "b_namesakes")
     # Across domains: a rare name with a free-mail address (two employers need the companies to agree
@@ -155,7 +171,7 @@ def score(pairs: pl.DataFrame, cfg: MatchingConfig, every_similarity: bool = Fal
         pl.when(c("same_mailbox")).then(MAILBOX).when(near & c("same_skel")).then(SEPARATORS)
         .when(c("typo_domain") & c("same_skel") & ~c("short") & ~c("roles")).then(DOMAIN_TYPO)
         .when(near & c("same_stem")).then(DIGITS).when(near_edit & c("typo").fill_null(False)).then(TYPO)
-        .when(near & (c("rel") >= COMPATIBLE) & c("form") & b("form")).then(NAME_FORM)
+        .when(near & (((c("rel") >= COMPATIBLE) & c("form") & b("form")) | c("spelled_both"))).then(NAME_FORM)
         .when(same_local.fill_null(False)).then(SAME_LOCAL).when(rare.fill_null(False)).then(RARE_NAME)
         .otherwise(SIMILAR)
     )  # fmt: skip
@@ -176,8 +192,12 @@ def score(pairs: pl.DataFrame, cfg: MatchingConfig, every_similarity: bool = Fal
     public_ok = pl.when((c("kind") == SEPARATORS) | long_typo).then(c("rel") >= PARTIAL).otherwise(agree)
     # Where only agreeing names lift the evidence over `min_score`, the name must not be a common one:
     # namesakes pick digits and initials, they do not mistype each other's addresses.
-    common = (namesakes > cfg.max_common_namesakes).fill_null(False)
+    shares = [pl.max_horizontal(x, f"b_{x}") for x in ("fshare", "lshare", "dshare")]
+    dom_namesakes = shares[0] * shares[1] * shares[2] * c("nsize")
+    common = (dom_namesakes > cfg.max_domain_namesakes).fill_null(False)
+    # A separator change at a free-mail provider is what a namesake picks when first.last is taken.
     weak = c("kind").is_in([DIGITS, NAME_FORM, SIMILAR]) | ((c("kind") == TYPO) & ~long_typo)
+    weak = weak | ((c("kind") == SEPARATORS) & public & ~c("same_mailbox"))
     kind_ok = (
         pl.when(c("kind") == TYPO).then((minlen >= cfg.typo_min_length) | agree)
         .when(c("kind") == SIMILAR)

@@ -201,6 +201,19 @@ CASES = [
     pytest.param([acct(1, "michael.white@acme.com"), acct(2, "mchael.white@acme.com")],
                  [("dup-1", [1, 2], 1)], "same address apart from one letter more or less",
                  id="a letter missing in a long address needs no names"),
+    # --- a name part missing on one account -----------------------------------------------------------
+    pytest.param([acct(1, "joshua.dunzovo@acme.com", "Joshua", None),
+                  acct(2, "joshua.dunzovo1982@acme.com", "Joshua", "Dunzovo")],
+                 [("dup-1", [1, 2], 1)], "same address apart from trailing digits, one account leaves out a name "
+                 "part, and both addresses spell the name the other gives", id="digits, last name left out"),
+    pytest.param([acct(1, "pmornak@pixel.co.uk", None, "Mornak"),
+                  acct(2, "pooja.mornak@pixel.co.uk", "Pooja", "Mornak")],
+                 [("dup-1", [1, 2], 1)], "both addresses are forms of the same name, one account leaves out a "
+                 "name part, and both addresses spell the name the other gives", id="initial, first name left out"),
+    pytest.param([acct(1, "camila552@wayne.com", "Camila", None), acct(2, "camila@wayne.com", "Camila", "Quichi")],
+                 [], None, id="near miss: the address spells only the first name, the last is missing"),
+    pytest.param([acct(1, "pmornak@pixel.co.uk"), acct(2, "pooja.mornak@pixel.co.uk", "Pooja", "Mornak")],
+                 [], None, id="near miss: no name at all on one account"),
     # --- unusable addresses -------------------------------------------------------------------------
     pytest.param([acct(1, None), acct(2, ""), acct(3, "   "), acct(4, "not-an-email"), acct(5, "@acme.com")],
                  [], None, id="unusable addresses never match"),
@@ -336,6 +349,17 @@ def test_a_common_name_does_not_link_work_and_personal_addresses(db: duckdb.Duck
     rare = [acct(1, "oluwadamilare.adebayo@gmail.com", "Oluwadamilare", "Adebayo"),
             acct(2, "oluwadamilare.adebayo@acme.com", "Oluwadamilare", "Adebayo")]  # fmt: skip
     assert clusters(run(db, rare + crowd)) == [("dup-1", [1, 2], 1)]
+
+
+@pytest.mark.parametrize(("domain", "linked"), [("gmail.com", False), ("acme.com", True)])
+def test_a_name_is_common_or_rare_within_its_domain(
+    db: duckdb.DuckDBPyConnection, domain: str, linked: bool
+) -> None:
+    """Two namesakes meet at a big free-mail provider, rarely at one company: digits need a rare name there."""
+    crowd = [acct(100 + k, f"person{k}@gmail.com", "John" if k < 30 else "Maria", "Smith" if k < 30 else "Garcia")
+             for k in range(1500)]  # fmt: skip
+    pair = [acct(1, f"john.smith@{domain}", *JS), acct(2, f"john.smith84@{domain}", *JS)]
+    assert clusters(run(db, pair + crowd)) == ([("dup-1", [1, 2], 1)] if linked else [])
 
 
 def test_missing_values_never_agree(db: duckdb.DuckDBPyConnection) -> None:
