@@ -44,6 +44,11 @@ class Block:
     needs: pl.Expr | None = None  # only pairs with at least one such member are kept
 
 
+def _partial_name() -> pl.Expr:
+    """A name part left out (or only an initial): the address may spell it (pmornak / pooja.mornak)."""
+    return c("first").is_null() | c("last").is_null() | c("is_init")
+
+
 def blocks(cfg: MatchingConfig) -> tuple[Block, ...]:
     """The exact keys; a name-based key only takes names rare enough for scoring to use them."""
     named = c("first").is_not_null() & c("last").is_not_null() & ~c("is_init")
@@ -51,8 +56,7 @@ def blocks(cfg: MatchingConfig) -> tuple[Block, ...]:
     in_domain = named & (c("dom_namesakes") <= cfg.max_domain_namesakes)
     long_stem = c("stem").str.len_chars() >= cfg.min_local_length
     digits = long_stem & (in_domain | c("company").is_not_null() | ~c("public") | ~named)
-    # A name part left out: the address's initial stands in for it (pmornak / pooja.mornak).
-    partial = c("first").is_null() | c("last").is_null() | c("is_init")
+    partial = _partial_name()
     return (
         Block("same inbox", ("canon",), ("first", "last")),
         Block("same skeleton", ("bdom", "skel"), ("first", "last")),
@@ -92,6 +96,15 @@ def candidates(feats: pl.DataFrame, cfg: MatchingConfig) -> tuple[pl.DataFrame, 
     typo = _windowed(keys, (), window)
     stats["one edit apart"] = typo.height
     parts.append(typo)
+    # ... but a name part may be missing on one account, the address then spelling it (d.rionak /
+    # d.rinoak, David Rionak / David): short local parts too, for pairs with such an account.
+    if shortest > cfg.min_local_length + 1:
+        short = _deletion_keys(pos, cfg.min_local_length + 1, longest=shortest)
+        typo = _windowed(short, (), window)
+        partial = pos.select(_partial_name()).to_series()
+        typo = typo.filter(partial.gather(typo["a"]) | partial.gather(typo["b"]))
+        stats["one edit apart, short, a name part missing"] = typo.height
+        parts.append(typo)
     lo, hi = pl.min_horizontal("a", "b").cast(pl.UInt64), pl.max_horizontal("a", "b").cast(pl.UInt64)
     # One u64 per pair: deduplicating and sorting one integer column is several times faster than two.
     key = pl.concat(parts).filter(lo != hi).select(key=lo * 2**32 + hi)["key"].unique().sort()
@@ -117,7 +130,9 @@ def _windowed(keyed: pl.DataFrame, order: tuple[str, ...], window: int) -> pl.Da
     return pl.concat(parts)
 
 
-def _deletion_keys(pos: pl.DataFrame, min_length: int, inner_only: bool = True) -> pl.DataFrame:
+def _deletion_keys(
+    pos: pl.DataFrame, min_length: int, inner_only: bool = True, longest: int = _MAX_VARIANT_LENGTH
+) -> pl.DataFrame:
     """(p, key) for each distinct skeleton and its one-letter deletions, per domain, sorted by (key, p).
 
     Two skeletons one typo apart (`normalize.is_typo`: never in the first or last letter) share one of
@@ -125,12 +140,12 @@ def _deletion_keys(pos: pl.DataFrame, min_length: int, inner_only: bool = True) 
     scoring then rejects. The key keeps its top 40 bits and carries p in the low 24, so one integer
     sort orders the ~10 rows per account.
     """
-    rows = pos.lazy().filter(c("skel").str.len_chars().is_between(min_length, _MAX_VARIANT_LENGTH))
+    rows = pos.lazy().filter(c("skel").str.len_chars().is_between(min_length, longest))
     rows = rows.select("p", "skel", d=c("bdom").hash(11), n=c("skel").str.len_chars())
-    longest = int(pos.select(c("slen").max()).item() or 0)
+    longest = min(int(pos.select(c("slen").max()).item() or 0), longest)
     packed = [rows.select(k=c("skel").hash(17) ^ c("d"), p="p")]
     edge = int(inner_only)  # is_typo never edits the first or last letter
-    for i in range(edge, min(longest, _MAX_VARIANT_LENGTH) - edge):
+    for i in range(edge, longest - edge):
         variant = c("skel").str.slice(0, i) + c("skel").str.slice(i + 1)
         packed.append(rows.filter(c("n") > i + edge).select(k=variant.hash(17) ^ c("d"), p="p"))
     low = (1 << _P_BITS) - 1

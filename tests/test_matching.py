@@ -210,6 +210,11 @@ CASES = [
                   acct(2, "pooja.mornak@pixel.co.uk", "Pooja", "Mornak")],
                  [("dup-1", [1, 2], 1)], "both addresses are forms of the same name, one account leaves out a "
                  "name part, and both addresses spell the name the other gives", id="initial, first name left out"),
+    pytest.param([acct(1, "d.rionak@blueapex.de", "David", "Rionak"), acct(2, "d.rinoak@blueapex.de", "David", None)],
+                 [("dup-1", [1, 2], 1)], "same address apart from two swapped letters, one account leaves out a "
+                 "name part, and both addresses spell the name the other gives", id="short typo, last name left out"),
+    pytest.param([acct(1, "d.rionak@blueapex.de", "David", None), acct(2, "d.rinoak@blueapex.de", "David", None)],
+                 [], None, id="near miss: short typo, neither address spells a name the accounts give"),
     pytest.param([acct(1, "camila552@wayne.com", "Camila", None), acct(2, "camila@wayne.com", "Camila", "Quichi")],
                  [], None, id="near miss: the address spells only the first name, the last is missing"),
     pytest.param([acct(1, "pmornak@pixel.co.uk"), acct(2, "pooja.mornak@pixel.co.uk", "Pooja", "Mornak")],
