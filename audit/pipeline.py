@@ -6,6 +6,8 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
+import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from audit.accounts import load_accounts
 from audit.checks import Check, load_checks, run_check, sql_dir
 from audit.config import Config
 from audit.digest import write_digest
-from audit.errors import ConfigError
+from audit.errors import ConfigError, OutputError
 from audit.history import apply_history, load_history, save_history
 from audit.incremental import dumps_table, merge_state_events, new_dumps
 from audit.inputs import InputStats, Rejects
@@ -90,15 +92,33 @@ def parameters(cfg: Config, events_given: bool | None = None) -> dict[str, Any]:
     }
 
 
+def spill_folder(cfg: Config, folder: Path) -> Path:
+    """Where DuckDB may spill: inside the run's private staging folder unless [duckdb] temp_directory
+    names another place (then a folder of this process inside it). Removed when the run ends."""
+    if cfg.temp_directory is None:
+        return folder / ".spill"
+    return cfg.temp_directory / f".account-audit-spill-{os.getpid()}"
+
+
 def connect(cfg: Config, folder: Path) -> duckdb.DuckDBPyConnection:
-    """In memory normally; with --debug a file beside the reports keeps every stg_/chk_ table."""
+    """In memory normally; with --debug a file beside the reports keeps every stg_/chk_ table.
+
+    DuckDB's memory is bounded by [duckdb] memory_limit (the Python passes share the process) and it
+    spills what does not fit into `spill_folder`; the settings go in as connection options, not SQL.
+    """
     database = ":memory:"
     if cfg.debug:
         debug_dir = cfg.out / "debug"
         debug_dir.mkdir(parents=True, exist_ok=True)
         database = str(debug_dir / f"{cfg.as_of.isoformat()}.duckdb")
         Path(database).unlink(missing_ok=True)
-    con = duckdb.connect(database)
+    spill = spill_folder(cfg, folder)
+    try:
+        spill.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create DuckDB's spill folder: {exc.strerror}", file=str(spill)) from None
+    config: dict[str, Any] = {"memory_limit": cfg.memory_limit.strip(), "temp_directory": str(spill)}
+    con = duckdb.connect(database, config=config)
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET preserve_insertion_order = true")
     return con
@@ -130,6 +150,7 @@ def run_audit(cfg: Config) -> RunResult:
                     )
             finally:
                 con.close()
+                shutil.rmtree(spill_folder(cfg, folder), ignore_errors=True)
             manifest.update(events_pruned=result.events_pruned, stages=result.stages)
             manifest["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             write_json(folder / "manifest.json", manifest)  # last: its presence means complete
@@ -137,6 +158,8 @@ def run_audit(cfg: Config) -> RunResult:
         except BaseException:
             discard(folder)
             raise
+        finally:
+            shutil.rmtree(spill_folder(cfg, folder), ignore_errors=True)
     return result
 
 
