@@ -44,6 +44,18 @@ MEMORY_LIMIT = re.compile(r"\d{1,6}(\.\d{1,3})?\s?(KB|MB|GB|TB|KiB|MiB|GiB|TiB)"
 DEFAULT_CONFIRMATION_SUBJECTS = ("Confirmation instructions",)
 
 
+UNITS = {"kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+         "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}  # fmt: skip
+
+
+def memory_bytes(text: str) -> int:
+    """Bytes of a size as DuckDB reads it ('1GB' = 10^9, '1GiB' = 2^30); the text is validated."""
+    match = MEMORY_LIMIT.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"not a size: {text!r}")
+    return int(float(text.strip()[: match.start(2)]) * UNITS[match.group(2).lower()])
+
+
 @dataclass(frozen=True)
 class EventsInput:
     """One `--events DOMAIN=PATH_OR_GLOB`: the Mailgun sending domain the dump was exported for."""
