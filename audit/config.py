@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,7 +37,23 @@ OPTIONAL_ACCOUNT_COLUMNS = (
 ACCOUNT_COLUMNS = REQUIRED_ACCOUNT_COLUMNS + OPTIONAL_ACCOUNT_COLUMNS
 
 DEFAULT_RESET_SUBJECTS = ("Reset password instructions",)
+# DuckDB's buffer pool limit. The Python passes (matching in polars) run in the same process, so this
+# is well below the 2 GiB the whole run may use at 1M accounts; what does not fit spills to disk.
+DEFAULT_MEMORY_LIMIT = "1GB"
+MEMORY_LIMIT = re.compile(r"\d{1,6}(\.\d{1,3})?\s?(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 DEFAULT_CONFIRMATION_SUBJECTS = ("Confirmation instructions",)
+
+
+UNITS = {"kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+         "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}  # fmt: skip
+
+
+def memory_bytes(text: str) -> int:
+    """Bytes of a size as DuckDB reads it ('1GB' = 10^9, '1GiB' = 2^30); the text is validated."""
+    match = MEMORY_LIMIT.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"not a size: {text!r}")
+    return int(float(text.strip()[: match.start(2)]) * UNITS[match.group(2).lower()])
 
 
 @dataclass(frozen=True)
@@ -78,6 +95,8 @@ class Config:
     matching: MatchingConfig = field(default_factory=MatchingConfig)
     state: Path | None = None  # default: OUT/state.duckdb, shared by `run` and `lookup`
     retention_days: int = 90  # Mailgun events older than this are pruned from the state
+    memory_limit: str = DEFAULT_MEMORY_LIMIT  # DuckDB's own memory limit; beyond it DuckDB spills to disk
+    temp_directory: Path | None = None  # where DuckDB spills (default: inside the run's staging folder)
     debug: bool = False
 
     @property
@@ -138,7 +157,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
     base = path.resolve().parent
     _check_keys(
         raw,
-        {"inputs", "out", "as_of", "domains", "checks", "matching", "columns", "csv", "state", "paths"},
+        {"inputs", "out", "as_of", "domains", "checks", "matching", "columns", "csv", "state", "paths"}
+        | {"duckdb"},
         str(path),
     )
     values: dict[str, Any] = {}
@@ -175,6 +195,13 @@ def _read_toml(path: Path) -> dict[str, Any]:
         values["state"] = _confine(base, _expect(state["path"], str, "state.path"), roots, "state.path")
     if "retention_days" in state:
         values["retention_days"] = _expect(state["retention_days"], int, "state.retention_days")
+    duck = _expect(raw.get("duckdb", {}), dict, "duckdb")
+    _check_keys(duck, {"memory_limit", "temp_directory"}, "[duckdb]")
+    if "memory_limit" in duck:
+        values["memory_limit"] = _expect(duck["memory_limit"], str, "duckdb.memory_limit")
+    if "temp_directory" in duck:
+        text = _expect(duck["temp_directory"], str, "duckdb.temp_directory")
+        values["temp_directory"] = _confine(base, text, roots, "duckdb.temp_directory")
     if "as_of" in raw:
         as_of = raw["as_of"]
         values["as_of"] = as_of if isinstance(as_of, dt.date) else parse_date(str(as_of), "as_of")
@@ -243,6 +270,10 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("state.retention_days must be at least checks.lookback_days")
     if isinstance(cfg.reject_limit, bool) or not 0.0 <= cfg.reject_limit <= 1.0:
         raise ConfigError("inputs.reject_limit must be a share between 0 and 1, such as 0.05 for 5%")
+    if not MEMORY_LIMIT.fullmatch(cfg.memory_limit.strip()):
+        raise ConfigError(
+            f"duckdb.memory_limit must be a size such as '1GB' or '768MiB', got {cfg.memory_limit!r}"
+        )
     if cfg.max_line_bytes < 1024:
         raise ConfigError("inputs.max_line_bytes must be at least 1024")
     if len(cfg.csv_delimiter) != 1:

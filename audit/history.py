@@ -58,17 +58,24 @@ STATE_TABLES: dict[str, dict[str, str]] = {
 }
 # Events the checks need: resets and confirmations, every failure or complaint, every delivery to a
 # recipient that ever failed (it decides whether the failure still stands), and the latest delivery
-# to any other recipient (the evidence "last delivered" when a failure comes later).
+# to any other recipient (the evidence "last delivered" when a failure comes later). `latest_delivery`
+# is one GROUP BY: per recipient the smallest (-event_at, domain, event_id), i.e. the newest delivery,
+# ties broken by domain and id.
 KEEP_EVENTS = """
-    mail_kind <> 'other'
-    OR event IN ('failed', 'complained', 'rejected')
-    OR (event = 'delivered' AND (
-        recipient_norm IN (
-            SELECT recipient_norm FROM {source} WHERE event IN ('failed', 'complained', 'rejected'))
-        OR (domain, event_id) IN (
-            SELECT (domain, event_id) FROM {source} WHERE event = 'delivered'
-            QUALIFY row_number() OVER (
-                PARTITION BY recipient_norm ORDER BY event_at DESC, domain, event_id) = 1)))
+    WITH failing AS (
+        SELECT DISTINCT recipient_norm FROM {source} WHERE event IN ('failed', 'complained', 'rejected')
+    ),
+    latest_delivery AS (
+        SELECT min({{'t': -epoch_us(event_at), 'domain': domain, 'event_id': event_id}}) AS k
+        FROM {source} WHERE event = 'delivered' GROUP BY recipient_norm
+    )
+    SELECT e.domain, e.event_id FROM {source} e
+    LEFT JOIN failing f ON f.recipient_norm = e.recipient_norm
+    LEFT JOIN (SELECT k.domain, k.event_id FROM latest_delivery) l
+        ON l.domain = e.domain AND l.event_id = e.event_id
+    WHERE e.mail_kind <> 'other'
+       OR e.event IN ('failed', 'complained', 'rejected')
+       OR (e.event = 'delivered' AND (f.recipient_norm IS NOT NULL OR l.event_id IS NOT NULL))
 """
 
 
@@ -111,10 +118,13 @@ def _attach_with_retry(con: duckdb.DuckDBPyConnection, path: Path, read_only: bo
 
 
 def load_history(con: duckdb.DuckDBPyConnection, path: Path, as_of: dt.date) -> None:
-    """Copy the state into hist_* tables: findings and runs before as_of, all events and dumps."""
+    """Copy the state into hist_* tables: findings and runs before as_of, all events and dumps.
+
+    The accounts stay in the file: only `lookup` reads them (and save_history compares with them).
+    """
     try:
         with attached(con, path, read_only=True):
-            for name in STATE_TABLES:
+            for name in (n for n in STATE_TABLES if n != "accounts"):
                 where = " WHERE as_of < $as_of" if name in ("runs", "findings") else ""
                 params = {"as_of": as_of} if where else {}
                 copy = f"CREATE OR REPLACE TABLE hist_{name} AS SELECT * FROM state.{name}{where}"  # noqa: S608
@@ -162,21 +172,38 @@ def _save(con: duckdb.DuckDBPyConnection, as_of: dt.date, run: dict[str, Any], r
     con.execute("DELETE FROM state.findings WHERE as_of = $as_of", p)
     con.execute("INSERT INTO state.findings SELECT $as_of, finding_key, check_name, account_id, email, "
                 "severity, evidence, action, first_seen FROM run_findings", p)  # fmt: skip
-    keep = KEEP_EVENTS.format(source="stg_events")
+    # What to keep is decided once, in memory, over the state's events (hist_events) and this run's
+    # (stg_events already holds the former when dumps were given): insert the kept events the state
+    # lacks, delete the state's events no longer kept (deliveries superseded by a newer one).
+    columns = ", ".join(STG_EVENTS)
     con.execute(
-        f"INSERT INTO state.events SELECT *, $as_of FROM stg_events e WHERE ({keep}) "  # noqa: S608
-        "AND NOT EXISTS (SELECT 1 FROM state.events s WHERE s.domain = e.domain AND s.event_id = e.event_id)",
+        f"CREATE OR REPLACE TEMP VIEW all_events AS SELECT {columns} FROM stg_events UNION ALL "  # noqa: S608
+        f"SELECT {columns} FROM hist_events h "
+        "ANTI JOIN stg_events e ON e.domain = h.domain AND e.event_id = h.event_id"
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE keep_events AS {KEEP_EVENTS.format(source='all_events')}")
+    con.execute(
+        "INSERT INTO state.events SELECT e.*, $as_of FROM stg_events e "
+        "SEMI JOIN keep_events k ON k.domain = e.domain AND k.event_id = e.event_id "
+        "ANTI JOIN hist_events h ON h.domain = e.domain AND h.event_id = e.event_id",
         p,
     )
-    # Deliveries that are neither needed by a failure nor the latest to their recipient any more.
-    stale = f"DELETE FROM state.events WHERE NOT ({KEEP_EVENTS.format(source='state.events')})"  # noqa: S608
-    con.execute(stale)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE stale_events AS SELECT h.domain, h.event_id FROM hist_events h "
+        "ANTI JOIN keep_events k ON k.domain = h.domain AND k.event_id = h.event_id"
+    )
+    con.execute(
+        "DELETE FROM state.events s USING stale_events x "
+        "WHERE s.domain = x.domain AND s.event_id = x.event_id"
+    )
     con.execute("INSERT INTO state.dumps SELECT * FROM run_dumps WHERE sha256 NOT IN "
                 "(SELECT sha256 FROM state.dumps)")  # fmt: skip
     newest = con.execute("SELECT max(as_of) FROM state.runs").fetchall()[0][0]
     if newest == as_of:
-        con.execute("DELETE FROM state.accounts")
-        con.execute("INSERT INTO state.accounts SELECT *, $as_of FROM stg_accounts", p)
+        _save_accounts(con, as_of)
+    for table in ("keep_events", "stale_events"):
+        con.execute(f"DROP TABLE {table}")
+    con.execute("DROP VIEW all_events")
     cutoff = dt.datetime.combine(newest - dt.timedelta(days=retention_days), dt.time())
     pruned = con.execute("SELECT count(*) FROM state.events WHERE event_at < $cutoff", {"cutoff": cutoff})
     count = int(pruned.fetchall()[0][0])
@@ -184,11 +211,49 @@ def _save(con: duckdb.DuckDBPyConnection, as_of: dt.date, run: dict[str, Any], r
     return count
 
 
-def finding_key_sql(check: str) -> str:
+def _save_accounts(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
+    """Make state.accounts hold this run's accounts, writing only the rows that changed.
+
+    Rows are compared by account and a hash of every column but source_line (a deleted account
+    shifts the lines of all later ones without changing them); the k-th copy of a row matches the
+    k-th, so repeated rows are kept exactly as often as the export has them. An unchanged row keeps
+    the `as_of` and `source_line` of the run that wrote it. (A 64-bit hash collision between an old
+    and a new version of one account would keep the old row for lookup: about 1 in 1.8e19.)
+    """
+    columns = [c for c in STG_ACCOUNTS if c != "source_line"]
+    digest = f"hash({', '.join(columns)})"
+    numbered = "row_number() OVER (PARTITION BY account_id, h ORDER BY {order})"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE acc_old AS SELECT rid, account_id, h, "  # noqa: S608 - schema names
+        f"{numbered.format(order='rid')} AS k FROM (SELECT rowid AS rid, account_id, {digest} AS h "
+        "FROM state.accounts)"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE acc_new AS SELECT source_line, account_id, h, "  # noqa: S608
+        f"{numbered.format(order='source_line')} AS k FROM (SELECT source_line, account_id, {digest} AS h "
+        "FROM stg_accounts)"
+    )
+    con.execute(
+        "DELETE FROM state.accounts WHERE rowid IN (SELECT rid FROM acc_old o ANTI JOIN acc_new n "
+        "ON n.account_id IS NOT DISTINCT FROM o.account_id AND n.h = o.h AND n.k = o.k)"
+    )
+    con.execute(
+        "INSERT INTO state.accounts SELECT s.*, $as_of FROM stg_accounts s SEMI JOIN ("
+        "SELECT source_line FROM acc_new n ANTI JOIN acc_old o "
+        "ON n.account_id IS NOT DISTINCT FROM o.account_id AND n.h = o.h AND n.k = o.k"
+        ") c ON c.source_line = s.source_line",
+        {"as_of": as_of},
+    )
+    for table in ("acc_old", "acc_new"):
+        con.execute(f"DROP TABLE {table}")
+
+
+def finding_key_sql(check: str, table: str = "") -> str:
     """A finding's stable identity: one per cluster for duplicates, else one per account."""
+    qualified = f"{table}." if table else ""
     if check == "duplicate_signups":
-        return "'duplicate_signups:' || cluster_id"
-    return f"'{check}:' || account_id"
+        return f"'duplicate_signups:' || {qualified}cluster_id"
+    return f"'{check}:' || {qualified}account_id"
 
 
 def apply_history(con: duckdb.DuckDBPyConnection, checks: list[str], as_of: dt.date) -> None:
@@ -202,16 +267,18 @@ def apply_history(con: duckdb.DuckDBPyConnection, checks: list[str], as_of: dt.d
         "bool_or(as_of = $previous) AS in_previous FROM hist_findings GROUP BY finding_key",
         {"previous": previous},
     )
+    # In place (ALTER + UPDATE) rather than rebuilt through a join, so each report keeps the row
+    # order its check gave it without numbering rows by insertion order.
     for check in checks:
         table = f"chk_{check}"
+        key = finding_key_sql(check, table)
+        con.execute(f"ALTER TABLE {table} ADD COLUMN first_seen DATE")
+        con.execute(f"ALTER TABLE {table} ADD COLUMN status VARCHAR")
+        con.execute(f"UPDATE {table} SET first_seen = $as_of, status = 'new'", {"as_of": as_of})  # noqa: S608
         con.execute(
-            f"CREATE OR REPLACE TABLE {table} AS "  # noqa: S608 - identifiers from sql/ file names
-            f"SELECT c.*, coalesce(h.first_seen, $as_of) AS first_seen, "
-            f"CASE WHEN coalesce(h.in_previous, false) THEN 'ongoing' ELSE 'new' END AS status "
-            f"FROM (SELECT *, {finding_key_sql(check)} AS _key, row_number() OVER () AS _order "
-            f"FROM {table}) c "
-            f"LEFT JOIN hist_keys h ON h.finding_key = c._key ORDER BY c._order",
-            {"as_of": as_of},
+            f"UPDATE {table} SET first_seen = h.first_seen, "  # noqa: S608 - identifiers from sql/ file names
+            f"status = CASE WHEN h.in_previous THEN 'ongoing' ELSE 'new' END "
+            f"FROM hist_keys h WHERE h.finding_key = {key}"
         )
     parts = [
         f"SELECT '{check}' AS check_name, account_id, email, severity, evidence, action, "  # noqa: S608
@@ -219,9 +286,6 @@ def apply_history(con: duckdb.DuckDBPyConnection, checks: list[str], as_of: dt.d
         for check in checks
     ]
     con.execute(f"CREATE OR REPLACE TEMP TABLE run_findings AS {' UNION ALL '.join(parts)}")
-    for check in checks:
-        con.execute(f"ALTER TABLE chk_{check} DROP COLUMN _key")
-        con.execute(f"ALTER TABLE chk_{check} DROP COLUMN _order")
     con.execute(
         """
         CREATE OR REPLACE TABLE resolved AS
@@ -231,7 +295,7 @@ def apply_history(con: duckdb.DuckDBPyConnection, checks: list[str], as_of: dt.d
         FROM hist_findings h
         WHERE h.as_of = $previous
           AND h.finding_key NOT IN (SELECT finding_key FROM run_findings)
-        ORDER BY h.check_name, h.account_id
+        ORDER BY h.check_name, h.account_id, h.finding_key, h.email, h.evidence
         """,
         {"previous": previous},
     )

@@ -164,7 +164,8 @@ def _mail(con: duckdb.DuckDBPyConnection, addresses: list[str], as_of: dt.date) 
         """
         SELECT domain, domain_role, recipient_norm, mail_kind, subject, sent_at, delivered_at, outcome,
                failure_reason, failure_code,
-               row_number() OVER (PARTITION BY domain ORDER BY sent_at DESC, message_key) AS n,
+               row_number() OVER (
+                   PARTITION BY domain ORDER BY sent_at DESC, message_key, recipient_norm) AS n,
                count(*) OVER (PARTITION BY domain) AS total
         FROM messages ORDER BY domain, n
         """

@@ -6,6 +6,8 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
+import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -17,9 +19,9 @@ import duckdb
 from audit import __version__
 from audit.accounts import load_accounts
 from audit.checks import Check, load_checks, run_check, sql_dir
-from audit.config import Config
+from audit.config import Config, memory_bytes
 from audit.digest import write_digest
-from audit.errors import ConfigError
+from audit.errors import ConfigError, OutputError
 from audit.history import apply_history, load_history, save_history
 from audit.incremental import dumps_table, merge_state_events, new_dumps
 from audit.inputs import InputStats, Rejects
@@ -90,18 +92,51 @@ def parameters(cfg: Config, events_given: bool | None = None) -> dict[str, Any]:
     }
 
 
+def spill_folder(cfg: Config, folder: Path) -> Path:
+    """Where DuckDB may spill: inside the run's private staging folder unless [duckdb] temp_directory
+    names another place (then a folder of this process inside it). Removed when the run ends."""
+    if cfg.temp_directory is None:
+        return folder / ".spill"
+    return cfg.temp_directory / f".account-audit-spill-{os.getpid()}"
+
+
 def connect(cfg: Config, folder: Path) -> duckdb.DuckDBPyConnection:
-    """In memory normally; with --debug a file beside the reports keeps every stg_/chk_ table."""
+    """In memory normally; with --debug a file beside the reports keeps every stg_/chk_ table.
+
+    DuckDB's memory is bounded by [duckdb] memory_limit (the Python passes share the process) and it
+    spills what does not fit into `spill_folder`; the settings go in as connection options, not SQL.
+    """
     database = ":memory:"
     if cfg.debug:
         debug_dir = cfg.out / "debug"
         debug_dir.mkdir(parents=True, exist_ok=True)
         database = str(debug_dir / f"{cfg.as_of.isoformat()}.duckdb")
         Path(database).unlink(missing_ok=True)
-    con = duckdb.connect(database)
+    spill = spill_folder(cfg, folder)
+    try:
+        spill.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create DuckDB's spill folder: {exc.strerror}", file=str(spill)) from None
+    config: dict[str, Any] = {"memory_limit": cfg.memory_limit.strip(), "temp_directory": str(spill)}
+    con = duckdb.connect(database, config=config)
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET preserve_insertion_order = true")
     return con
+
+
+@contextlib.contextmanager
+def python_pass(con: duckdb.DuckDBPyConnection, cfg: Config) -> Iterator[None]:
+    """A Python pass (matching in polars) needs the memory itself: DuckDB spills down to a quarter of
+    its limit while the pass runs (at least 128 MiB), and gets its limit back afterwards."""
+    limit = memory_bytes(cfg.memory_limit)
+    try:
+        con.execute(f"SET memory_limit = '{max(limit // 4, 128 << 20)}B'")  # an int: nothing to escape
+    except duckdb.Error as exc:  # what is pinned cannot be spilled: run the pass anyway
+        log.info("DuckDB could not shrink its memory for a Python pass: %s", exc)
+    try:
+        yield
+    finally:
+        con.execute(f"SET memory_limit = '{limit}B'")
 
 
 def run_audit(cfg: Config) -> RunResult:
@@ -130,6 +165,7 @@ def run_audit(cfg: Config) -> RunResult:
                     )
             finally:
                 con.close()
+                shutil.rmtree(spill_folder(cfg, folder), ignore_errors=True)
             manifest.update(events_pruned=result.events_pruned, stages=result.stages)
             manifest["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             write_json(folder / "manifest.json", manifest)  # last: its presence means complete
@@ -137,6 +173,8 @@ def run_audit(cfg: Config) -> RunResult:
         except BaseException:
             discard(folder)
             raise
+        finally:
+            shutil.rmtree(spill_folder(cfg, folder), ignore_errors=True)
     return result
 
 
@@ -173,14 +211,14 @@ def _run(con: duckdb.DuckDBPyConnection, cfg: Config, folder: Path, timer: _Time
             with timer.stage(f"check:{check.name}"):
                 run_check(con, check, params)
         else:
-            with timer.stage(f"check:{check.name}"):
+            with timer.stage(f"check:{check.name}"), python_pass(con, cfg):
                 check.run(con, cfg)
         ran.append(check.name)
     with timer.stage("history"):
         apply_history(con, ran, cfg.as_of)
         ordered = (
             f"SELECT * EXCLUDE (finding_key) FROM run_findings "  # noqa: S608 - constant SQL
-            f"ORDER BY {SEVERITY_RANK}, check_name, account_id"
+            f"ORDER BY {SEVERITY_RANK}, check_name, account_id, email, evidence"
         )
         con.execute(f"CREATE OR REPLACE TABLE findings AS {ordered}")
     with timer.stage("write_reports"):

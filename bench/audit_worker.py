@@ -118,30 +118,17 @@ class StagePeaks(logging.Handler):
 
 
 def audit(data: Path, out: Path, memory_limit: str | None, profile: Path | None) -> dict[str, Any]:
-    import duckdb
-
     from audit import pipeline
     from audit.config import Config, EventsInput
 
     expected = json.loads((data / "expected.json").read_text())
-    if memory_limit:  # an experiment for the recommendation, not how the job runs today
-        connect = pipeline.connect
-
-        def limited(cfg: Config, folder: Path) -> duckdb.DuckDBPyConnection:
-            con = connect(cfg, folder)
-            spill = out / "spill"
-            spill.mkdir(parents=True, exist_ok=True)
-            con.execute(f"SET memory_limit = '{memory_limit}'")
-            con.execute(f"SET temp_directory = '{spill}'")
-            return con
-
-        pipeline.connect = limited  # type: ignore[assignment]
     ext = "*.jsonl.gz" if any(p.endswith(".gz") for p in dumps(data)) else "*.jsonl"
     cfg = Config(
         accounts=data / "accounts.csv",
         events=tuple(EventsInput(d, str(data / "mailgun" / d / ext)) for d in DOMAINS),
         out=out,
         as_of=dt.date.fromisoformat(expected["as_of"]),
+        **({"memory_limit": memory_limit} if memory_limit else {}),  # else the job's default
     )
     peaks = StagePeaks()
     stage_log = logging.getLogger("audit.pipeline")

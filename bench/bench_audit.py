@@ -181,7 +181,7 @@ def main() -> None:
         "--profile", action="store_true", help="cProfile the first audit run -> .bench/audit.txt"
     )
     parser.add_argument(
-        "--memory-limit", help="experiment: SET memory_limit (and a spill folder) in the audit"
+        "--memory-limit", help="DuckDB memory_limit for the audit (default: the job's, [duckdb] memory_limit)"
     )
     parser.add_argument(
         "--src", help="measure the audit code in this source tree (PYTHONPATH), e.g. a git export"

@@ -145,3 +145,58 @@ def test_debug_keeps_scratch_tables_and_logs_each_pass(tmp_path: Path) -> None:
     con = duckdb.connect(str(tmp_path / "o" / "debug" / "2026-11-20.duckdb"), read_only=True)
     tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     assert {"stg_accounts", "stg_events", "stg_messages", "chk_unconfirmed_accounts"} <= tables
+
+
+def test_duckdb_memory_limit_and_spill_folder_are_configured_and_checked(tmp_path: Path) -> None:
+    assert Config().memory_limit == "1GB" and Config().temp_directory is None
+    cfg = load_config(write(tmp_path, '[duckdb]\nmemory_limit = "768MiB"\ntemp_directory = "spill"\n'))
+    assert (cfg.memory_limit, cfg.temp_directory) == ("768MiB", tmp_path / "spill")
+    with pytest.raises(ConfigError, match=r"duckdb\.memory_limit must be a size"):
+        load_config(write(tmp_path, '[duckdb]\nmemory_limit = "1GB\'; DROP TABLE x; --"\n'))
+    with pytest.raises(ConfigError, match="resolves outside"):
+        load_config(write(tmp_path, '[duckdb]\ntemp_directory = "/elsewhere"\n'))
+
+
+def test_duckdb_runs_within_its_memory_limit_and_leaves_no_spill_folder(tmp_path: Path) -> None:
+    from audit import pipeline
+
+    (tmp_path / "a.csv").write_text(
+        "id,email,created_at,confirmed_at\n1,a@acme.com,2026-01-01 00:00:00 UTC,\n"
+    )
+    seen: list[tuple[str, Path]] = []
+    connect = pipeline.connect
+
+    def spy(cfg: Config, folder: Path):  # type: ignore[no-untyped-def]
+        con = connect(cfg, folder)
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        seen.append((limit, Path(con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0])))
+        return con
+
+    for extra in (
+        [],
+        ["--config", str(write(tmp_path, '[duckdb]\nmemory_limit = "300MB"\ntemp_directory = "t"\n'))],
+    ):
+        pipeline.connect = spy  # type: ignore[assignment]
+        try:
+            result = CliRunner().invoke(
+                main,
+                [
+                    "run",
+                    "--accounts",
+                    str(tmp_path / "a.csv"),
+                    "--out",
+                    str(tmp_path / "o"),
+                    "--as-of",
+                    "2026-11-20",
+                    "--quiet",
+                    *extra,
+                ],
+            )
+        finally:
+            pipeline.connect = connect  # type: ignore[assignment]
+        assert result.exit_code == 0, result.stderr
+    (default_limit, default_spill), (limit, spill) = seen
+    assert default_limit in ("953.6 MiB", "1000.0 MB") and default_spill.name == ".spill"
+    assert default_spill.parent.name.startswith(".tmp-2026-11-20-") and not default_spill.exists()
+    assert limit in ("286.1 MiB", "300.0 MB") and spill.parent == tmp_path / "t" and not spill.exists()
+    assert sorted(p.name for p in (tmp_path / "o").iterdir() if p.name.startswith(".")) == [".lock"]

@@ -2,6 +2,8 @@
 -- One row per Mailgun message and recipient: when it was sent and what became of it.
 -- Mailgun logs one event per step (accepted, delivered, failed, opened, ...); the checks want the
 -- message's fate, so this folds the steps. Only events before the end of the as-of day count.
+-- No ORDER BY: every reader orders what it takes from here by explicit keys (a recipient's newest
+-- message by sent_at, domain, message_key), and the reports are sorted when they are written.
 WITH ev AS (
     SELECT *, coalesce(message_id, 'event:' || event_id) AS message_key
     FROM stg_events
@@ -32,4 +34,3 @@ SELECT
     arg_max(delivery_code, event_at) FILTER (WHERE event IN ('failed', 'rejected')) AS failure_code
 FROM ev
 GROUP BY domain, message_key, recipient_norm
-ORDER BY domain, message_key, recipient_norm

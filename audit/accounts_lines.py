@@ -1,0 +1,188 @@
+"""The accounts export's physical lines, into a DuckDB table without a Python step per line.
+
+Lines are split on b"\\n" exactly as rawlines.split_lines does (one trailing b"\\r" dropped, a line
+longer than inputs.max_line_bytes hashed and never stored), but block by block with Arrow compute,
+so a million-line export costs a few vectorised passes. Only a block that is not valid UTF-8, or an
+export in another encoding, is decoded line by line, which also finds the first line that does not
+decode. Nothing is raised while reading: a decoding or gzip failure is kept and raised by the
+caller once the header has been checked, in the order the line-by-line reader raised them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from audit.errors import AuditError, DataError
+from audit.rawlines import Overlong, RawFile
+
+BLOCK_BYTES = 32 << 20
+LINES_TABLE = "acc_lines"
+SCHEMA = pa.schema([("line", pa.int64()), ("raw", pa.large_string()), ("orig", pa.large_binary())])
+
+
+@dataclass
+class Lines:
+    """What was read: lines 1..count are in acc_lines(line, raw, orig) or in `overlong`."""
+
+    count: int = 0
+    overlong: dict[int, str] = field(default_factory=dict)  # line -> sha256 of the raw line
+    failure: AuditError | None = None  # raised by the caller after the header check
+    failure_line: float = math.inf  # where it happened (inf: at the end of the stream)
+
+
+def read_lines(
+    con: duckdb.DuckDBPyConnection, raw: RawFile, encoding: str, shown: str, max_line_bytes: int
+) -> Lines:
+    """Create acc_lines: `raw` is the decoded line, `orig` its bytes when the encoding is not UTF-8.
+
+    `encoding` is the codec's name, `shown` the configured name (for the message)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {LINES_TABLE} (line BIGINT, raw VARCHAR, orig BLOB)")
+    lines = Lines()
+    try:
+        for start, body in _bodies(raw, max_line_bytes, lines):
+            table = _block(start, body, encoding, max_line_bytes, lines, (raw.file, shown))
+            if table is not None and table.num_rows:
+                con.register("acc_block", table)
+                con.execute(f"INSERT INTO {LINES_TABLE} SELECT * FROM acc_block")  # noqa: S608 - constant
+                con.unregister("acc_block")
+            if lines.failure is not None:
+                break
+    except AuditError as exc:  # gzip, missing file: found while reading, raised after the header check
+        lines.failure, lines.failure_line = exc, math.inf
+    return lines
+
+
+def _bodies(raw: RawFile, max_line_bytes: int, lines: Lines) -> Iterator[tuple[int, bytes]]:
+    """(first line number, bytes of whole lines without the last b"\\n"); overlong lines that do not
+    fit a block are hashed here while streaming."""
+    number, carry = 1, b""
+    skipping: hashlib._Hash | None = None
+    for data in raw.chunks(BLOCK_BYTES):
+        if skipping is not None:
+            newline = data.find(b"\n")
+            skipping.update(data if newline < 0 else data[:newline])
+            if newline < 0:
+                continue
+            lines.overlong[number] = skipping.hexdigest()
+            number, skipping, data = number + 1, None, data[newline + 1 :]
+            lines.count = number - 1
+        data = carry + data if carry else data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = b"" if len(data) > max_line_bytes else data
+            skipping = hashlib.sha256(data) if len(data) > max_line_bytes else None
+            continue
+        body = data[:cut]
+        count = body.count(b"\n") + 1
+        yield number, body
+        number += count
+        lines.count = number - 1
+        carry = data[cut + 1 :]
+        if len(carry) > max_line_bytes:
+            skipping, carry = hashlib.sha256(carry), b""
+    if skipping is not None:
+        lines.overlong[number] = skipping.hexdigest()
+        lines.count = number
+    elif carry:
+        yield number, carry
+        lines.count = number
+
+
+def _block(
+    start: int, body: bytes, encoding: str, max_line_bytes: int, lines: Lines, where: tuple[str, str]
+) -> pa.Table | None:
+    if encoding != "utf-8":
+        return _block_decoded(start, body, encoding, max_line_bytes, lines, where)
+    parts = pc.split_pattern(pa.array([body], pa.large_binary()), pattern=b"\n").flatten()
+    numbers = pl.int_range(start, start + len(parts), dtype=pl.Int64, eager=True).to_arrow()
+    too_long = pc.greater(pc.binary_length(parts), max_line_bytes)
+    if pc.any(too_long).as_py():
+        for index in pc.indices_nonzero(too_long).to_pylist():
+            lines.overlong[start + index] = hashlib.sha256(parts[index].as_py()).hexdigest()
+        keep = pc.invert(too_long)
+        parts, numbers = parts.filter(keep), numbers.filter(keep)
+    try:
+        text = parts.cast(pa.large_string())  # validates UTF-8 in C++
+    except pa.ArrowInvalid:
+        return _block_decoded(start, body, encoding, max_line_bytes, lines, where)
+    if b"\r" in body:
+        text = pc.replace_substring_regex(text, pattern="\r$", replacement="")
+    orig = pa.nulls(len(text), pa.large_binary())
+    return pa.Table.from_arrays([numbers, text, orig], schema=SCHEMA)
+
+
+def _block_decoded(
+    start: int, body: bytes, encoding: str, max_line_bytes: int, lines: Lines, where: tuple[str, str]
+) -> pa.Table:
+    """Line by line: another encoding, or a block with a line that is not valid UTF-8."""
+    numbers: list[int] = []
+    texts: list[str] = []
+    origs: list[bytes | None] = []
+    keep_orig = encoding != "utf-8"
+    for offset, part in enumerate(body.split(b"\n")):
+        number = start + offset
+        if len(part) > max_line_bytes:
+            lines.overlong[number] = hashlib.sha256(part).hexdigest()
+            continue
+        line = part[:-1] if part.endswith(b"\r") else part
+        try:
+            texts.append(line.decode(encoding))
+        except UnicodeDecodeError:
+            lines.failure = DataError(
+                f"line is not valid {where[1]}; set csv.encoding in the config if the export uses "
+                "another encoding",
+                file=where[0],
+                line=number,
+            )
+            lines.failure_line = number
+            lines.count = number
+            break
+        numbers.append(number)
+        origs.append(line if keep_orig else None)
+    return pa.Table.from_arrays(
+        [
+            pa.array(numbers, pa.int64()),
+            pa.array(texts, pa.large_string()),
+            pa.array(origs, pa.large_binary()),
+        ],
+        schema=SCHEMA,
+    )
+
+
+def stream(
+    con: duckdb.DuckDBPyConnection, lines: Lines, first: int, page: int = 256
+) -> Iterator[tuple[int, bytes | Overlong]]:
+    """Physical lines from `first` on, as rawlines.split_lines yields them (for accounts_rows.records)."""
+    number = first
+    while number <= lines.count:
+        rows = con.execute(
+            f"SELECT line, raw, orig FROM {LINES_TABLE} WHERE line BETWEEN $a AND $b",  # noqa: S608
+            {"a": number, "b": number + page - 1},
+        ).fetchall()
+        found = {line: orig if orig is not None else text.encode("utf-8") for line, text, orig in rows}
+        for n in range(number, min(number + page, lines.count + 1)):
+            if n in lines.overlong:
+                yield n, Overlong(0, lines.overlong[n])
+            elif n in found:
+                yield n, found[n]
+        number += page
+
+
+def fetch(con: duckdb.DuckDBPyConnection, numbers: list[int]) -> dict[int, bytes]:
+    """The raw bytes of the given lines (those that are stored: not overlong)."""
+    if not numbers:
+        return {}
+    con.register("acc_wanted", pa.table({"line": pa.array(sorted(set(numbers)), pa.int64())}))
+    rows = con.execute(
+        f"SELECT l.line, l.raw, l.orig FROM {LINES_TABLE} l SEMI JOIN acc_wanted w USING (line)"  # noqa: S608
+    ).fetchall()
+    con.unregister("acc_wanted")
+    return {line: orig if orig is not None else text.encode("utf-8") for line, text, orig in rows}
