@@ -42,6 +42,7 @@ class Block:
     order: tuple[str, ...]
     where: pl.Expr | None = None
     needs: pl.Expr | None = None  # only pairs with at least one such member are kept
+    window: int | None = None  # at most this many next members (cfg.window when None or larger)
 
 
 def _partial_name() -> pl.Expr:
@@ -66,6 +67,9 @@ def blocks(cfg: MatchingConfig) -> tuple[Block, ...]:
         Block("same stem", ("bdom", "stem"), ("first", "last", "skel"), digits),
         Block("same domain, last name, first initial", ("bdom", "last", "ainit"), ("skel",), needs=partial),
         Block("same domain, first name, last initial", ("bdom", "first", "alinit"), ("skel",), needs=partial),
+        # ... and when one account gives only the first name (or its initial), the other only the last.
+        # Initials make big blocks; the likely partner sorts next to the account (jsmith / j.smith).
+        Block("same domain, both initials", ("bdom", "ainit", "alinit"), ("skel",), needs=partial, window=3),
         Block("rare name, same local part", ("first", "last", "stem"), ("dom",), uncommon & ~c("role")),
         Block("rare name", ("first", "last"), ("dom",), uncommon),
     )
@@ -79,7 +83,7 @@ def candidates(feats: pl.DataFrame, cfg: MatchingConfig) -> tuple[pl.DataFrame, 
     for block in blocks(cfg):
         rows = pos if block.where is None else pos.filter(block.where)
         keyed = rows.drop_nulls(list(block.keys)).select("p", *block.order, key=pl.struct(block.keys).hash(7))
-        pairs = _windowed(keyed, block.order, window)
+        pairs = _windowed(keyed, block.order, min(window, block.window or window))
         if block.needs is not None:  # pairs with at least one such member
             needed = pos.select(block.needs.fill_null(False)).to_series()
             pairs = pairs.filter(needed.gather(pairs["a"]) | needed.gather(pairs["b"]))
@@ -98,8 +102,8 @@ def candidates(feats: pl.DataFrame, cfg: MatchingConfig) -> tuple[pl.DataFrame, 
     parts.append(typo)
     # ... but a name part may be missing on one account, the address then spelling it (d.rionak /
     # d.rinoak, David Rionak / David): short local parts too, for pairs with such an account.
-    if shortest > cfg.min_local_length + 1:
-        short = _deletion_keys(pos, cfg.min_local_length + 1, longest=shortest)
+    if shortest > cfg.min_local_length:
+        short = _deletion_keys(pos, cfg.min_local_length, longest=shortest)
         typo = _windowed(short, (), window)
         partial = pos.select(_partial_name()).to_series()
         typo = typo.filter(partial.gather(typo["a"]) | partial.gather(typo["b"]))

@@ -202,8 +202,12 @@ def features(accounts: pl.DataFrame, cfg: MatchingConfig) -> pl.DataFrame:
         nsize=n.cast(pl.Float64),
         # Initials the address gives when a name part is missing: `pmornak` with last name Mornak
         # starts with p; `lucia.b` with first name Lucia has b for a last initial.
-        ainit=pl.coalesce(c("init"), _other_initial(c("skel"), c("last"))),
-        alinit=pl.coalesce(c("last").str.slice(0, 1), _other_initial(c("skel"), c("first"))),
+        ainit=pl.coalesce(
+            c("init"), *(_other_initial(c("stem"), x) for x in (c("last"), c("last").str.slice(0, 1)))
+        ),
+        alinit=pl.coalesce(
+            c("last").str.slice(0, 1), *(_other_initial(c("stem"), x) for x in (c("first"), c("init")))
+        ),
     ).with_columns(
         # ... and how many of them would share this account's domain (typos corrected): two namesakes
         # meet at a company of 40 far less often than at gmail.com.
@@ -212,7 +216,10 @@ def features(accounts: pl.DataFrame, cfg: MatchingConfig) -> pl.DataFrame:
 
 
 def _other_initial(skel: pl.Expr, part: pl.Expr) -> pl.Expr:
-    """The letter the skeleton has beside a name part: `p` of pmornak (Mornak), `b` of luciab (Lucia)."""
+    """The letter the skeleton has beside a name part: `p` of pmornak (Mornak), `b` of luciab (Lucia).
+
+    Given an initial instead (`j` of John), the letter beside it: `s` of jsmith.
+    """
     longer = skel.str.len_chars() > part.str.len_chars()
     return (
         pl.when(longer & skel.str.ends_with(part)).then(skel.str.slice(0, 1))

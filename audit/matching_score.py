@@ -154,7 +154,7 @@ def score(pairs: pl.DataFrame, cfg: MatchingConfig, every_similarity: bool = Fal
     spelled = (spelled & (spells[0] | spells[1])).fill_null(False)
     pairs = pairs.with_columns(
         spelled=spelled, spelled_both=(spelled & spells[0] & spells[1]).fill_null(False)
-    ).with_columns(rel=pl.when("spelled").then(EXACT).otherwise(c("rel")))
+    )
     # Agreement on a rare full name is evidence; on a common one (John Smith) it is not, at any provider.
     namesakes = pl.max_horizontal("namesakes", "b_namesakes")
     # Across domains: a rare name with a free-mail address (two employers need the companies to agree
@@ -176,6 +176,12 @@ def score(pairs: pl.DataFrame, cfg: MatchingConfig, every_similarity: bool = Fal
         .otherwise(SIMILAR)
     )  # fmt: skip
     pairs = pairs.with_columns(kind=kind)
+    # Spelling counts for digits, a typo or a pair of name forms: evidence tied to the name. A plain
+    # look-alike (`jonhsmith` / `johnsmith2`) still needs names both accounts give.
+    spelled = c("spelled") & c("kind").is_in([DIGITS, TYPO, NAME_FORM])
+    pairs = pairs.with_columns(spelled=spelled).with_columns(
+        rel=pl.when("spelled").then(EXACT).otherwise(c("rel"))
+    )
     scores = [1.0, cfg.separator_score, cfg.domain_typo_score, cfg.digits_score, cfg.typo_score]
     scores += [cfg.name_pattern_score, cfg.same_local_score, cfg.rare_name_score]
     base = c("kind").replace_strict(range(SIMILAR), scores, default=None, return_dtype=pl.Float64)

@@ -215,6 +215,13 @@ CASES = [
                  "name part, and both addresses spell the name the other gives", id="short typo, last name left out"),
     pytest.param([acct(1, "d.rionak@blueapex.de", "David", None), acct(2, "d.rinoak@blueapex.de", "David", None)],
                  [], None, id="near miss: short typo, neither address spells a name the accounts give"),
+    pytest.param([acct(1, "jsmith@acme.com", "J.", None), acct(2, "john.smith@acme.com", "John", "Smith")],
+                 [("dup-1", [1, 2], 1)], "both addresses are forms of the same name, one account leaves out a "
+                 "name part, and both addresses spell the name the other gives", id="an initial and no last name"),
+    pytest.param([acct(1, "jsmith@acme.com", None, "Smith"), acct(2, "john.smith@acme.com", "John", None)],
+                 [], None, id="near miss: one account gives only the last name, the other only the first"),
+    pytest.param([acct(1, "jonh.smith@acme.com", "John", None), acct(2, "johnsmith2@acme.com", "John", "Smith")],
+                 [], None, id="near miss: a look-alike that is neither digits nor one typo needs both names"),
     pytest.param([acct(1, "camila552@wayne.com", "Camila", None), acct(2, "camila@wayne.com", "Camila", "Quichi")],
                  [], None, id="near miss: the address spells only the first name, the last is missing"),
     pytest.param([acct(1, "pmornak@pixel.co.uk"), acct(2, "pooja.mornak@pixel.co.uk", "Pooja", "Mornak")],
