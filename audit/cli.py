@@ -140,7 +140,7 @@ def _print_summary(result: RunResult) -> None:
     if not result.events_given:
         click.echo("No Mailgun events were given: checks that need events were skipped.")
     for name, rows in sorted(result.reports.items()):
-        if name not in ("findings", "rejects"):
+        if name not in ("findings", "rejects", "data_quality"):
             click.echo(f"  {name:<24} {rows:>7} rows")
     for name, reason in sorted(result.skipped.items()):
         click.echo(f"  {name:<24} skipped ({reason})")
@@ -150,6 +150,11 @@ def _print_summary(result: RunResult) -> None:
         f"Inputs: {len(result.inputs)} file(s), {loaded} rows loaded, {result.rejects} rejected"
         + (f" (see {result.folder / 'rejects.csv'})" if result.rejects else "")
     )
+    kept = result.reports.get("data_quality", 0)
+    if kept:
+        click.echo(
+            f"Data quality: {kept} row(s) used with a problem (see {result.folder / 'data_quality.csv'})"
+        )
 
 
 class DocumentedArgument(click.Argument):

@@ -29,7 +29,7 @@ from audit.report import FILE_MODE
 
 HISTORY_RUNS = 30  # runs per chart, this one included
 TOP_ROWS_HTML = 10
-NOT_CHECKS = ("findings", "resolved", "rejects")
+NOT_CHECKS = ("findings", "resolved", "rejects", "data_quality")
 TITLES = {
     "undeliverable_emails": (
         "Undeliverable emails",
@@ -125,6 +125,7 @@ def gather(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any]) -> Digest:
         "new": sum(new.values()),
         "resolved": reports.get("resolved", 0),
         "rejects": reports.get("rejects", 0),
+        "data_quality": reports.get("data_quality", 0),
     }
     return Digest(
         manifest["as_of"], manifest.get("version", ""), previous, checks, totals, dates, _notes(con, manifest)
@@ -182,15 +183,17 @@ def _notes(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any]) -> list[tup
                 notes.append(
                     ("warn", f"No Mailgun dump for {domain} was given: its mail is missing from the checks.")
                 )
-    rejects = _rows(con, "SELECT file, code, count(*) FROM stg_rejects GROUP BY ALL ORDER BY ALL")
-    by_file: dict[str, list[str]] = {}
-    for file, code, count in rejects:
-        by_file.setdefault(file, []).append(f"{code} {count}")
-    for file, codes in by_file.items():
-        total = sum(int(c.rsplit(" ", 1)[1]) for c in codes)
-        notes.append(
-            ("warn", f"{Path(file).name}: {total} problem row(s) ({', '.join(codes)}); see rejects.csv.")
-        )
+    for table, text, report in (
+        ("stg_rejects", "row(s) not used", "rejects.csv"),
+        ("stg_data_quality", "row(s) used with a data-quality problem", "data_quality.csv"),
+    ):
+        rows = _rows(con, f"SELECT file, code, count(*) FROM {table} GROUP BY ALL ORDER BY ALL")  # noqa: S608
+        by_file: dict[str, list[str]] = {}
+        for file, code, count in rows:
+            by_file.setdefault(file, []).append(f"{code} {count}")
+        for file, codes in by_file.items():
+            total = sum(int(c.rsplit(" ", 1)[1]) for c in codes)
+            notes.append(("warn", f"{Path(file).name}: {total} {text} ({', '.join(codes)}); see {report}."))
     for item in inputs:
         for key, value in sorted((item.get("notes") or {}).items()):
             if value:

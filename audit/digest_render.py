@@ -55,6 +55,7 @@ def render_html(digest: Digest, charts: dict[str, str]) -> str:
         new=digest.totals["new"],
         resolved=digest.totals["resolved"],
         rejects=digest.totals["rejects"],
+        data_quality=digest.totals["data_quality"],
         act=act,
         trends=trends,
         notes=notes,

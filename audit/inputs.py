@@ -150,19 +150,22 @@ class Rejects:
         return found[:limit]
 
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Create stg_rejects (sorted, so the report is deterministic) and the stg_data_quality view."""
+        """Create stg_rejects (rows not used) and stg_data_quality (rows kept, or duplicates that differ).
+
+        Both sorted, so their reports are deterministic; they are two reports because support acts on
+        them differently: a reject is data the run did not see, a data-quality row is data it used.
+        """
         columns = {name: [row[i] for row in self.rows] for i, name in enumerate(REJECT_SCHEMA.names)}
         con.register("py_rejects", pa.table(columns, schema=REJECT_SCHEMA))
-        con.execute(
-            "CREATE OR REPLACE TABLE stg_rejects AS "
-            "SELECT * FROM py_rejects ORDER BY file, line, code, message"
-        )
+        kept = sorted(KEPT_CODES)
+        for table, where in (("stg_rejects", "NOT list_contains($kept, code)"),
+                             ("stg_data_quality", "list_contains($kept, code)")):  # fmt: skip
+            con.execute(
+                f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM py_rejects "  # noqa: S608 - constant names
+                f"WHERE {where} ORDER BY file, line, code, message",
+                {"kept": kept},
+            )
         con.unregister("py_rejects")
-        # A view cannot keep a bound parameter, so the (constant) codes are inlined.
-        kept = ", ".join(f"'{code}'" for code in sorted(KEPT_CODES))
-        con.execute(
-            f"CREATE OR REPLACE VIEW stg_data_quality AS SELECT * FROM stg_rejects WHERE code IN ({kept})"  # noqa: S608 - constants
-        )
 
 
 def expand(pattern: str) -> list[Path]:

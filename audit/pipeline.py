@@ -226,6 +226,7 @@ def _run(con: duckdb.DuckDBPyConnection, cfg: Config, folder: Path, timer: _Time
             ("findings", "findings"),
             ("resolved", "resolved"),
             ("rejects", "stg_rejects"),
+            ("data_quality", "stg_data_quality"),
         ]:
             arrow = con.sql(f"SELECT * FROM {table}").to_arrow_table()  # noqa: S608 - table names from sql/
             write_table(folder, name, arrow)

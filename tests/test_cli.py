@@ -95,6 +95,7 @@ def test_run_writes_every_report_and_a_manifest(inputs: Path, tmp_path: Path) ->
         "findings",
         "resolved",
         "rejects",
+        "data_quality",
     }
     assert {p.name for p in folder.iterdir()} == {
         f"{n}.{ext}" for n in names for ext in ("csv", "parquet")
@@ -147,7 +148,7 @@ def test_same_inputs_give_byte_identical_reports(inputs: Path, tmp_path: Path) -
     assert run(*audit_args(inputs, first))[0] == 0
     assert run(*audit_args(inputs, second))[0] == 0
     files = sorted(p.name for p in (first / "2025-11-20").iterdir() if p.name != "manifest.json")
-    assert len(files) == 18  # 8 reports x (csv, parquet) + digest.html, digest.md
+    assert len(files) == 20  # 9 reports x (csv, parquet) + digest.html, digest.md
     for name in files:
         assert (first / "2025-11-20" / name).read_bytes() == (second / "2025-11-20" / name).read_bytes(), name
 

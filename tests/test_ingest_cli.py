@@ -61,15 +61,22 @@ def test_rejects_are_reported_and_every_input_is_accounted(tmp_path: Path) -> No
     code, stderr = run(tmp_path, text, events)
     assert code == 0, stderr
     folder = tmp_path / "out" / "2025-11-20"
-    with (folder / "rejects.csv").open() as fh:
-        rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == ["file", "line", "code", "message", "raw_sha256"]
-    assert [(Path(r["file"]).name, r["line"], r["code"]) for r in rows] == [
-        ("accounts.csv", "42", "field_count"),
-        ("accounts.csv", "43", "empty_email"),
-        ("ev.jsonl.gz", "31", "not_json"),
-        ("ev.jsonl.gz", "33", "conflicting_duplicate"),
-    ]
+    reports = {}
+    for name in ("rejects", "data_quality"):
+        with (folder / f"{name}.csv").open() as fh:
+            reports[name] = list(csv.DictReader(fh))
+        assert list(reports[name][0]) == ["file", "line", "code", "message", "raw_sha256"]
+    shown = {
+        name: [(Path(r["file"]).name, r["line"], r["code"]) for r in rows] for name, rows in reports.items()
+    }
+    assert shown == {
+        "rejects": [("accounts.csv", "42", "field_count"), ("ev.jsonl.gz", "31", "not_json")],
+        "data_quality": [
+            ("accounts.csv", "43", "empty_email"),
+            ("ev.jsonl.gz", "33", "conflicting_duplicate"),
+        ],
+    }
+    rows = reports["rejects"] + reports["data_quality"]
     assert all(len(r["raw_sha256"]) == 64 and "@" not in r["message"] for r in rows)
     manifest = json.loads((folder / "manifest.json").read_text())
     by_name = {Path(i["path"]).name: i for i in manifest["inputs"]}
