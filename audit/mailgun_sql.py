@@ -15,6 +15,7 @@ NULL keys instead of failing the block.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from audit import mailgun_shapes as shapes
 from audit.schema import STG_EVENTS
@@ -220,7 +221,7 @@ def params(
         "file_no": file_no,
         "source_file": source_file,
         "domain": domain,
-        "role": _role(domain, cfg_lists),
+        "role": role(domain, cfg_lists),
         "max_bytes": max_bytes,
         "space": " \t\r\n",
         "lo": shapes.MIN_EPOCH,
@@ -236,7 +237,7 @@ def params(
     }
 
 
-def _role(domain: str, cfg_lists: dict[str, list[str]]) -> str:
+def role(domain: str, cfg_lists: dict[str, list[str]]) -> str:
     if domain in cfg_lists["gitlab"]:
         return "gitlab"
     return "portal" if domain in cfg_lists["portal"] else "other"
@@ -244,7 +245,8 @@ def _role(domain: str, cfg_lists: dict[str, list[str]]) -> str:
 
 def bind(sql: str, all_params: dict[str, object]) -> dict[str, object]:
     """Only the parameters a statement uses (DuckDB refuses unused named parameters)."""
-    return {k: v for k, v in all_params.items() if f"${k}" in sql}
+    used = set(re.findall(r"\$(\w+)", sql))
+    return {k: v for k, v in all_params.items() if k in used}
 
 
 def block_sql(with_items: bool) -> str:
