@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from audit.mailgun_scan import Scan, scan
 from audit.mailgun_shapes import key_problems, shape_of
-from audit.mailgun_sql import MAIL_KIND, bind, diagnose, type_check
+from audit.mailgun_sql import MAIL_KIND, RECIPIENT_NORM, bind, diagnose, type_check
 from audit.rawlines import GZIP_MAGIC
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,9 @@ FAST_OK = (
 
 
 def _value(slot: str) -> str:
-    return f"CASE WHEN escaped THEN mg_str({slot}) ELSE {slot}[2:-2] END"
+    """A string slot's value: without a backslash, a JSON string holds no quote but its own two, so
+    dropping the quotes (a byte-level replace) is its value, and cheaper than slicing characters."""
+    return f"CASE WHEN escaped THEN mg_str({slot}) ELSE replace({slot}, '\"', '') END"
 
 
 # A row without any slot is `{}`, an object of unknown keys, or a JSON `null`, which the reader also
@@ -88,7 +90,7 @@ FILE_ROLE = """CASE WHEN s13 IS NULL OR d = file_domain THEN file_role
 FAST_SQL = f"""
 INSERT INTO mg_rows
 SELECT d, {FILE_ROLE},
-    event_id, event, event_at, recipient, NULLIF(lower(trim(recipient)), ''), subject,
+    event_id, event, event_at, recipient, {RECIPIENT_NORM}, subject,
     {MAIL_KIND},
     message_id, severity, reason, dcode, delivery_description, source_file, NULL::BIGINT,
     file_no, NULL, code,

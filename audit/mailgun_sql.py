@@ -129,10 +129,16 @@ MAIL_KIND = """CASE WHEN code IS NOT NULL THEN NULL
 ROLE = """CASE WHEN d = $domain THEN $role WHEN list_contains($gitlab, d) THEN 'gitlab'
          WHEN list_contains($portal, d) THEN 'portal' ELSE 'other' END"""
 
+# recipient_norm is lower(trim(recipient)), or NULL when empty. trim() removes Unicode spaces and is
+# slow, so an ASCII value (as many bytes as characters) without a space at either end skips it.
+RECIPIENT_NORM = """NULLIF(lower(CASE WHEN strlen(recipient) = length(recipient)
+        AND NOT starts_with(recipient, ' ') AND NOT ends_with(recipient, ' ') THEN recipient
+        ELSE trim(recipient) END), '')"""
+
 # mg_rows from named values: the stg_events columns, then the extra ones.
 PROJECTION = f"""
 SELECT d, {ROLE},
-    event_id, event, event_at, recipient, NULLIF(lower(trim(recipient)), ''), subject,
+    event_id, event, event_at, recipient, {RECIPIENT_NORM}, subject,
     {MAIL_KIND},
     message_id, severity, reason, delivery_code, delivery_description, $source_file, line,
     $file_no, item, code, detail, sha, page, shape, keys
