@@ -167,3 +167,21 @@ def test_a_line_without_any_field_read_far_from_the_samples_is_judged_exactly(
     code = "not_object" if odd == "null" else "missing_id"
     assert [(r[1], r[2]) for r in rejects] == [(6001, code)]
     assert (stats[0].rows_read, stats[0].rows_loaded, len(rows)) == (6004, 6003, 6003)
+
+
+def test_a_reader_error_naming_no_file_gives_each_file_its_own_statement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("1.jsonl", "2.jsonl"):
+        write(tmp_path / name, good(5, name[0]))
+    real = mailgun_fast._statement
+    calls: list[int] = []
+
+    def flaky(con: Any, files: list[mailgun_fast.Candidate], *args: Any) -> str | None:
+        calls.append(len(files))
+        return "Invalid Input Error: something" if len(files) > 1 else real(con, files, *args)
+
+    monkeypatch.setattr(mailgun_fast, "_statement", flaky)
+    stats, rejects, rows = run({"mg.gitlab.com": str(tmp_path / "*.jsonl")})
+    assert calls == [2, 1, 1]
+    assert [s.rows_loaded for s in stats] == [5, 5] and rejects == [] and len(rows) == 10
