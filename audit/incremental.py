@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 
 from audit.config import EventsInput
-from audit.inputs import InputStats, expand, sha256_of
+from audit.inputs import InputStats, expand, sha256_many, sha256_of
 from audit.schema import STG_EVENTS
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,9 @@ def new_dumps(
     to_read: list[EventsInput] = []
     skipped: list[dict[str, Any]] = []
     for item in inputs:
-        for path in expand(item.pattern):
+        paths = expand(item.pattern)
+        sha256_many(paths)
+        for path in paths:
             sha, _ = sha256_of(path)
             if sha in known:
                 skipped.append({"path": str(path), "domain": item.domain, "sha256": sha,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import hashlib
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -206,6 +207,18 @@ def remember_sha256(path: Path, sha: str, size: int) -> None:
     identity = _identity(path)
     if identity is not None and identity[1] == size:
         _HASHED[identity] = (sha, size)
+
+
+def sha256_many(paths: list[Path], workers: int = 2) -> None:
+    """Hash several files at once (hashlib releases the GIL, so two threads use two cores) into the
+    cache sha256_of reads; the error of the first failing file, in list order, is raised."""
+    pending = [p for p in paths if known_sha256(p) is None]
+    if len(pending) < 2:
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(sha256_of, p) for p in pending]
+        for future in futures:
+            future.result()
 
 
 def sha256_of(path: Path) -> tuple[str, int]:

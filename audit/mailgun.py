@@ -13,7 +13,7 @@ sending domain is the item's own `domain.name` when it has one, else the `--even
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,9 @@ from audit.errors import InputError
 from audit.inputs import InputStats, Rejects, expand, sha256_hex
 from audit.mailgun_dedup import create_empty_events, deduplicate, raw_shas
 from audit.mailgun_docs import PageError, looks_like_document, page_items, read_document, split_document
-from audit.mailgun_fast import load_fast
+from audit.mailgun_fast import Candidate, load_fast
 from audit.mailgun_shapes import KNOWN_EVENTS, key_problems, message, safe_event, safe_key
-from audit.mailgun_sql import MACROS, MG_ROWS, bind, block_sql, params
+from audit.mailgun_sql import MACROS, MG_ROWS, bind, block_sql, params, role
 from audit.rawlines import Block, RawFile, line_blocks
 
 __all__ = ["create_empty_events", "load_events"]
@@ -62,15 +62,28 @@ class _KeyLists:
 class _File:
     no: int
     path: Path
+    domain: str
     stats: InputStats
     document: bool = False
     candidates: int = 0  # usable rows before de-duplication
 
 
+@dataclass
+class _Facts:
+    """What one file's rows in mg_rows say: problem rows, and counts by shape, event and key list."""
+
+    found: list[tuple[int, int | None, str, str | None, str | None]] = field(default_factory=list)
+    by_event: list[tuple[str, str, int]] = field(default_factory=list)  # (shape, event, rows)
+    key_lists: list[tuple[str, list[str], int]] = field(default_factory=list)  # (shape, keys, rows)
+
+
 def load_events(
     con: duckdb.DuckDBPyConnection, cfg: Config, inputs: tuple[EventsInput, ...], rejects: Rejects
 ) -> list[InputStats]:
-    """Load every dump, reject unusable rows, de-duplicate on (domain, event_id) into stg_events."""
+    """Load every dump, reject unusable rows, de-duplicate on (domain, event_id) into stg_events.
+
+    The fast path takes every dump it can in one go; the others are then read line by line, in input
+    order, so that errors are raised in the order the files were given."""
     con.execute(MG_ROWS).fetchall()
     for macro in MACROS:
         con.execute(macro).fetchall()
@@ -84,23 +97,52 @@ def load_events(
     lists["kind_first"] = sorted({s[:1] for s in lists["reset"] + lists["confirm"]} | {" ", "\t"})
     keys = _KeyLists([], set())
     files: list[_File] = []
+    plan: list[_File | InputError] = []  # files in input order; a pattern that matched nothing in its place
     seen: set[Path] = set()
     for item in inputs:
-        for path in expand(item.pattern):
+        try:
+            paths = expand(item.pattern)
+        except InputError as exc:
+            plan.append(exc)
+            continue
+        for path in paths:
             if path.resolve() in seen:  # the same file named by two globs is read once
                 continue
             seen.add(path.resolve())
-            f = _File(len(files), path, InputStats(kind="events", path=str(path), domain=item.domain))
-            bound = params(lists, f.no, f.stats.path, item.domain, cfg.max_line_bytes) | {"good": keys.good}
-            _load_file(con, cfg, f, bound, rejects, keys)
+            f = _File(
+                len(files), path, item.domain, InputStats(kind="events", path=str(path), domain=item.domain)
+            )
             files.append(f)
+            plan.append(f)
+    first_error = next((i for i, entry in enumerate(plan) if isinstance(entry, InputError)), len(plan))
+    shared = params(lists, 0, "", "", cfg.max_line_bytes)
+    candidates = [
+        Candidate(f.no, f.stats.path, f.domain, role(f.domain, lists))
+        for f in plan[:first_error]
+        if isinstance(f, _File)
+    ]
+    outcomes = load_fast(con, candidates, shared) or {}
+    facts = _facts(con, None) if outcomes else {}
+    for entry in plan:
+        if isinstance(entry, InputError):
+            raise entry
+        f = entry
+        outcome = outcomes.get(f.no)
+        if outcome is not None and outcome.scan is not None:
+            raw = outcome.scan.raw
+            f.stats.sha256, f.stats.bytes, f.stats.lines = raw.sha256, raw.size, outcome.scan.lines
+            f.stats.rows_from_lines(outcome.rows)
+            _collect(con, cfg, f, rejects, 0, facts.get(f.no, _Facts()))
+            continue
+        bound = params(lists, f.no, f.stats.path, f.domain, cfg.max_line_bytes) | {"good": keys.good}
+        _load_lines(con, cfg, f, bound, rejects, keys)
     deduplicate(con, cfg, [(f.no, f.path, f.stats, f.document, f.candidates) for f in files], rejects)
     for f in files:
         f.stats.finish(cfg.reject_limit, rejects)
     return [f.stats for f in files]
 
 
-def _load_file(
+def _load_lines(
     con: duckdb.DuckDBPyConnection,
     cfg: Config,
     f: _File,
@@ -108,12 +150,7 @@ def _load_file(
     rejects: Rejects,
     keys: _KeyLists,
 ) -> None:
-    fast = load_fast(con, f.stats, bound)
-    if fast is not None:
-        f.stats.sha256, f.stats.bytes, f.stats.lines = fast.raw.sha256, fast.raw.size, fast.lines
-        f.stats.rows_from_lines(_count(con, f.no))
-        _collect(con, cfg, f, rejects, 0)
-        return
+    """The line-by-line path: every shape, every problem, one DuckDB statement per block of lines."""
     raw = RawFile(f.path)
     blocks = line_blocks(raw, cfg.max_line_bytes)
     early = 0
@@ -140,10 +177,6 @@ def _load_file(
     records = early + sum(n for code, n in whole.items() if code != "blank")
     f.stats.rows_from_lines(records, extra_rows=items - pages)
     _collect(con, cfg, f, rejects, early)
-
-
-def _count(con: duckdb.DuckDBPyConnection, file_no: int) -> int:
-    return int(con.execute("SELECT count(*) FROM mg_rows WHERE file_no = ?", [file_no]).fetchall()[0][0])
 
 
 def _insert(
@@ -237,13 +270,46 @@ def _expand_pages(con: duckdb.DuckDBPyConnection, f: _File, bound: dict[str, Any
         f.stats.notes["empty_api_pages"] = empty
 
 
-def _collect(con: duckdb.DuckDBPyConnection, cfg: Config, f: _File, rejects: Rejects, early: int) -> None:
+# Problem rows and counts by shape, event and key list: of every row in mg_rows, or of one file's.
+_FACT_SQL = (
+    "SELECT file_no, source_line, item, code, detail, sha FROM mg_rows "
+    "WHERE code IS NOT NULL AND code NOT IN ('blank', 'page'){and_file} ORDER BY file_no, source_line, item",
+    "SELECT file_no, shape, event, count(*) FROM mg_rows WHERE code IS NULL{and_file} GROUP BY ALL",
+    "SELECT file_no, shape, keys, count(*) FROM mg_rows WHERE code IS NULL AND keys IS NOT NULL{and_file} "
+    "GROUP BY ALL",
+)
+FACT_SQL = {
+    scope: tuple(sql.replace("{and_file}", where) for sql in _FACT_SQL)
+    for scope, where in (("all", ""), ("file", " AND file_no = $no"))
+}
+
+
+def _facts(con: duckdb.DuckDBPyConnection, file_no: int | None) -> dict[int, _Facts]:
+    """What the rows of one file in mg_rows say, or (None) of every file with rows there now."""
+    found_sql, events_sql, keys_sql = FACT_SQL["all" if file_no is None else "file"]
+    bound = {} if file_no is None else {"no": file_no}
+    facts: dict[int, _Facts] = {}
+    for no, *row in con.execute(found_sql, bound).fetchall():
+        facts.setdefault(no, _Facts()).found.append(tuple(row))
+    for no, shape, event, n in con.execute(events_sql, bound).fetchall():
+        facts.setdefault(no, _Facts()).by_event.append((shape, event, int(n)))
+    for no, shape, keys, n in con.execute(keys_sql, bound).fetchall():
+        facts.setdefault(no, _Facts()).key_lists.append((shape, keys, int(n)))
+    return facts
+
+
+def _collect(
+    con: duckdb.DuckDBPyConnection,
+    cfg: Config,
+    f: _File,
+    rejects: Rejects,
+    early: int,
+    facts: _Facts | None = None,
+) -> None:
     """Rejects, usable rows and schema drift of one file, from its rows in mg_rows."""
-    found = con.execute(
-        "SELECT source_line, item, code, detail, sha FROM mg_rows "
-        "WHERE file_no = ? AND code NOT IN ('blank', 'page') ORDER BY source_line, item",
-        [f.no],
-    ).fetchall()
+    if facts is None:
+        facts = _facts(con, f.no).get(f.no, _Facts())
+    found = facts.found
     missing = {(line, item or 0) for line, item, _, _, sha in found if sha is None}
     shas = raw_shas(f.path, f.document, missing, cfg.max_line_bytes) if missing else {}
     for line, item, code, detail, sha in found:
@@ -253,25 +319,13 @@ def _collect(con: duckdb.DuckDBPyConnection, cfg: Config, f: _File, rejects: Rej
     f.candidates = f.stats.rows_read - f.stats.rows_rejected
     if f.stats.rows_read == 0 and not cfg.allow_empty:
         raise InputError("Mailgun dump holds no events (set inputs.allow_empty to accept)", file=f.stats.path)
-    shapes = dict(
-        con.execute(
-            "SELECT shape, count(*) FROM mg_rows WHERE file_no = ? AND code IS NULL GROUP BY 1", [f.no]
-        ).fetchall()
-    )
+    shapes = _counts((shape, n) for shape, _, n in facts.by_event)
     if set(shapes) - {"v3"}:
-        f.stats.notes["shapes"] = dict(sorted(shapes.items()))
-    events = con.execute(
-        "SELECT event, count(*) FROM mg_rows WHERE file_no = $no AND code IS NULL "
-        "AND NOT list_contains($known, event) GROUP BY 1",
-        {"known": list(KNOWN_EVENTS), "no": f.no},
-    ).fetchall()
-    lists = con.execute(
-        "SELECT shape, keys, count(*) FROM mg_rows WHERE file_no = ? AND code IS NULL AND keys IS NOT NULL "
-        "GROUP BY ALL",
-        [f.no],
-    ).fetchall()
-    unknown_events = _counts((safe_event(e), n) for e, n in events)
-    unknown_fields = _counts((safe_key(k), n) for shape, ks, n in lists for k in key_problems(shape, ks)[1])
+        f.stats.notes["shapes"] = shapes
+    unknown_events = _counts((safe_event(e), n) for _, e, n in facts.by_event if e not in KNOWN_EVENTS)
+    unknown_fields = _counts(
+        (safe_key(k), n) for shape, ks, n in facts.key_lists for k in key_problems(shape, ks)[1]
+    )
     if unknown_events:
         f.stats.notes["unknown_events"] = unknown_events
     if unknown_fields:

@@ -1,34 +1,45 @@
-"""The fast path: DuckDB's own JSON reader loads a plain v3 JSON-lines dump with one parse per line.
+"""The fast path: DuckDB's own JSON reader loads plain v3 JSON-lines dumps with one parse per line.
 
 DuckDB's reader is several times faster than its JSON functions, but it skips blank lines, accepts
 unknown keys silently and converts some wrong types. So it runs only where those cannot matter: the
-scan beside it (mailgun_scan) counts the raw lines (the reader must return exactly that many rows, so
-a skipped blank line sends the file line by line), rules out a BOM and multi-line documents, checks
-the key lists of its sample lines (shape, repeated or unknown keys), and keeps sentinel lines that
-prove the reader kept the file's order (a row's line is its position in the order-preserving,
-parallel insert). Slot values are read as JSON text, so a wrong type is still seen exactly; a line
-the reader cannot parse (bad JSON, not an object, a repeated key in an object it reads, invalid
-UTF-8, too long) makes it fail, and the file is then loaded line by line instead. Nothing here ever
-decides a row differently from the line-by-line path.
+scan beside it (mailgun_scan) counts the raw lines (the reader must return exactly that many rows for
+the file, so a skipped blank line sends the file line by line), rules out a BOM and multi-line
+documents, checks the key lists of its sample lines (shape, repeated or unknown keys), and keeps
+sentinel lines that prove the reader kept the file's order (a row's line is its position in the
+order-preserving, parallel insert). Slot values are read as JSON text, so a wrong type is still seen
+exactly; a line the reader cannot parse (bad JSON, not an object, a repeated key in an object it
+reads, invalid UTF-8, too long) makes it fail, and that file is then loaded line by line instead.
+Nothing here ever decides a row differently from the line-by-line path.
+
+All candidate files are read by one statement (one for plain files, one for gzipped ones): a file's
+rows carry its number (from the reader's filename column), and its domain, role and name come from
+list parameters indexed by that number. One statement per night instead of one per dump saves the
+planning and the ragged end of every file, and lets DuckDB read gzipped dumps in parallel. When the
+reader fails, the file its message names is set aside and the others are read again; a failure that
+names no file sends every file of the statement through a statement of its own. The scan of every
+file runs in one background thread meanwhile (hashing is most of its work).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from audit.inputs import InputStats
 from audit.mailgun_scan import Scan, scan
 from audit.mailgun_shapes import key_problems, shape_of
-from audit.mailgun_sql import MAIL_KIND, ROLE, bind, diagnose, type_check
+from audit.mailgun_sql import MAIL_KIND, RECIPIENT_NORM, bind, diagnose, type_check
+from audit.rawlines import GZIP_MAGIC
 
 log = logging.getLogger(__name__)
+
+MAX_RETRIES = 3  # failed multi-file statements before every file gets a statement of its own
 
 # Fields the checks compare are read as JSON text (so their type is seen); descriptive text is read
 # as VARCHAR, which keeps any JSON value as text -- the same rule as the line-by-line path.
@@ -61,22 +72,35 @@ FAST_OK = (
 
 
 def _value(slot: str) -> str:
-    return f"CASE WHEN escaped THEN mg_str({slot}) ELSE {slot}[2:-2] END"
+    """A string slot's value: without a backslash, a JSON string holds no quote but its own two, so
+    dropping the quotes (a byte-level replace) is its value, and cheaper than slicing characters."""
+    return f"CASE WHEN escaped THEN mg_str({slot}) ELSE replace({slot}, '\"', '') END"
 
+
+# A row without any slot is `{}`, an object of unknown keys, or a JSON `null`, which the reader also
+# turns into a row: only the line-by-line path can tell not_object from missing_id, so it takes the file.
+ALL_NULL = "all slots null"
+
+# The input's own domain has its role worked out once per file ($roles); an item's domain.name is
+# looked up (the same rule as mailgun_sql.ROLE, per file).
+FILE_ROLE = """CASE WHEN s13 IS NULL OR d = file_domain THEN file_role
+         WHEN list_contains($gitlab, d) THEN 'gitlab'
+         WHEN list_contains($portal, d) THEN 'portal' ELSE 'other' END"""
 
 FAST_SQL = f"""
 INSERT INTO mg_rows
-SELECT d, {ROLE},
-    event_id, event, event_at, recipient, NULLIF(lower(trim(recipient)), ''), subject,
+SELECT d, {FILE_ROLE},
+    event_id, event, event_at, recipient, {RECIPIENT_NORM}, subject,
     {MAIL_KIND},
-    message_id, severity, reason, dcode, delivery_description, $source_file, line,
-    $file_no, NULL, code,
-    CASE code WHEN 'bad_type' THEN {type_check(S)} WHEN 'bad_timestamp' THEN 'timestamp' END,
+    message_id, severity, reason, dcode, delivery_description, source_file, NULL::BIGINT,
+    file_no, NULL, code,
+    CASE code WHEN 'bad_type' THEN {type_check(S)} WHEN 'bad_timestamp' THEN 'timestamp'
+        WHEN 'missing_id' THEN CASE WHEN {" AND ".join(f"{v} IS NULL" for v in S)} THEN '{ALL_NULL}' END END,
     NULL, NULL, 'v3', NULL
 FROM (
     SELECT *,
-        CASE WHEN s13 IS NULL THEN $domain
-             ELSE coalesce(NULLIF(lower(trim(mg_str(s13))), ''), $domain) END AS d,
+        CASE WHEN s13 IS NULL THEN file_domain
+             ELSE coalesce(NULLIF(lower(trim(mg_str(s13))), ''), file_domain) END AS d,
         {_value("s1")} AS event_id, lower({_value("s2")}) AS event, {_value("s5")} AS recipient,
         s6 AS subject, s7 AS message_id, lower(s8) AS severity, lower(s9) AS reason,
         coalesce(NULLIF(s11, ''), NULLIF(s12, '')) AS delivery_description
@@ -89,86 +113,238 @@ FROM (
                 CASE WHEN epoch BETWEEN $lo AND $hi
                      THEN make_timestamp(CAST(round(epoch * 1e6) AS BIGINT)) END AS event_at
             FROM (
-                SELECT NULL::BIGINT AS line, {SLOT_COLUMNS},
+                SELECT file_no, $domains[file_no + 1] AS file_domain, $roles[file_no + 1] AS file_role,
+                    $paths[file_no + 1] AS source_file, {SLOT_COLUMNS},
                     TRY_CAST(CAST(r.timestamp AS VARCHAR) AS DOUBLE) AS epoch,
                     TRY_CAST(CAST(r."delivery-status".code AS VARCHAR) AS INTEGER) AS dcode
-                FROM read_json($path, format = 'newline_delimited', columns = {READ_COLUMNS},
-                               maximum_object_size = {{max_bytes}}, compression = '{{compression}}')
-                     AS r))))
-"""  # noqa: S608 - constants; the path is a bound parameter
+                FROM (
+                    SELECT list_position($paths, filename) - 1 AS file_no, *
+                    FROM read_json($read, format = 'newline_delimited', columns = {READ_COLUMNS},
+                                   maximum_object_size = {{max_bytes}}, compression = '{{compression}}',
+                                   filename = true)
+                ) AS r))))
+"""  # noqa: S608 - constants; paths and domains are bound parameters
 
 
-def load_fast(con: duckdb.DuckDBPyConnection, stats: InputStats, params: dict[str, Any]) -> Scan | None:
-    """Load one dump with the reader; None (and nothing kept) when it must go line by line."""
-    path = stats.path
+@dataclass(frozen=True)
+class Candidate:
+    """A dump the fast path may take: its number in the run, its name as given, its input's domain."""
+
+    no: int
+    path: str
+    domain: str
+    role: str
+
+
+@dataclass
+class Outcome:
+    """What the fast path did with one dump: `scan` is set when it was kept (rows in mg_rows)."""
+
+    scan: Scan | None
+    rows: int = 0
+
+
+def load_fast(
+    con: duckdb.DuckDBPyConnection, candidates: list[Candidate], params: dict[str, Any]
+) -> dict[int, Outcome]:
+    """Load the dumps the reader can take; {file number: Outcome} for the kept ones only.
+
+    A file left out has no row in mg_rows and must go line by line (which also raises, in input
+    order, any error of the file itself: missing, unreadable, broken gzip)."""
+    if not candidates:
+        return {}
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(scan, Path(path))
-        inserted: int | None = None
+        scans = {c.no: pool.submit(scan, Path(c.path)) for c in candidates}
         try:
-            sql = FAST_SQL.replace("{max_bytes}", str(int(params["max_bytes"])))
-            sql = sql.replace("{compression}", "gzip" if _is_gzip(path) else "none")
-            inserted = int(con.execute(sql, bind(sql, {**params, "path": path})).fetchall()[0][0])
-        except duckdb.Error as exc:  # the reader's message quotes the line: never show it
-            log.info("%s: loading line by line (the fast reader stopped: %s)", path, type(exc).__name__)
-        result = pending.result()  # a broken file (truncated gzip, unreadable) stops the run here
-    why = _ruled_out(con, result, inserted)
-    if why is None and not _number_lines(con, int(params["file_no"]), int(inserted or 0)):
-        why = "rows not stored contiguously"
-    if why is None and not _order_kept(con, int(params["file_no"]), result):
-        why = "order check failed"
-    if why is not None:
-        if inserted is not None:
-            log.info("%s: loading line by line (%s)", path, why)
-            con.execute("DELETE FROM mg_rows WHERE file_no = ?", [params["file_no"]]).fetchall()
+            failed = _insert(con, candidates, params)
+        finally:
+            results = {no: _result(future) for no, future in scans.items()}
+    counts: dict[int | None, tuple[int, int, int]] = {}
+    why: dict[int, str] = {}
+    for no, n, first, last, unclear in con.execute(
+        "SELECT file_no, count(*), min(rowid), max(rowid), bool_or(detail = ?) FROM mg_rows GROUP BY file_no",
+        [ALL_NULL],
+    ).fetchall():
+        counts[no] = (n, first, last)
+        if unclear and no is not None:
+            why[no] = "a line has none of the fields read (maybe a JSON null)"
+    for c in candidates:
+        if c.no not in why:
+            reason = _ruled_out(c.no in failed, results[c.no], counts.get(c.no))
+            if reason is not None:
+                why[c.no] = reason
+    for no, reason in _sample_problems(
+        con, {no: s for no, s in results.items() if no not in why and s}
+    ).items():
+        why[no] = reason
+    kept = [c.no for c in candidates if c.no not in why]
+    _number_lines(con, {no: counts[no][1] for no in kept if no in counts})
+    sentinels = _sentinel_rows(con, {no: results[no] for no in kept})
+    for no in kept:
+        result = results[no]
+        assert result is not None
+        if not _order_kept(sentinels.get(no, {}), result):
+            why[no] = "order check failed"
+    for c in candidates:
+        if c.no in why:
+            log.info("%s: loading line by line (%s)", c.path, why[c.no])
+    dropped = [no for no in why if no in counts]
+    if dropped or None in counts:
+        con.execute(
+            "DELETE FROM mg_rows WHERE file_no IS NULL OR list_contains($nos, file_no)", {"nos": dropped}
+        ).fetchall()
+    return {
+        no: Outcome(results[no], counts[no][0] if no in counts else 0)
+        for no in (c.no for c in candidates)
+        if no not in why
+    }
+
+
+def _result(future: Future[Scan]) -> Scan | None:
+    """A scan that raised is no fast file: the line-by-line path meets (and reports) the same error."""
+    try:
+        return future.result()
+    except Exception:  # the line-by-line read of the same file raises it again, in input order
         return None
-    return result
 
 
-def _number_lines(con: duckdb.DuckDBPyConnection, file_no: int, inserted: int) -> bool:
-    """Line = position in the file. The insert keeps the reader's order (preserve_insertion_order) and
-    appends contiguously, so a row's line is its rowid minus the file's first rowid, plus one; the
-    sentinel lines then prove it. (WITH ORDINALITY would number the rows but read single-threaded.)"""
-    first, last, count = con.execute(
-        "SELECT min(rowid), max(rowid), count(*) FROM mg_rows WHERE file_no = ?", [file_no]
-    ).fetchall()[0]
-    if count == 0:
-        return True
-    if count != inserted or last - first + 1 != count:
-        return False
-    con.execute(
-        "UPDATE mg_rows SET source_line = rowid - ? + 1 WHERE file_no = ?", [first, file_no]
-    ).fetchall()
-    return True
+def _insert(con: duckdb.DuckDBPyConnection, candidates: list[Candidate], params: dict[str, Any]) -> set[int]:
+    """Run the reader over every candidate; the numbers of the files it could not read."""
+    failed: set[int] = set()
+    groups: dict[str, list[Candidate]] = {"none": [], "gzip": []}
+    for c in candidates:
+        kind = _compression(c.path)
+        if kind is None:
+            failed.add(c.no)
+        else:
+            groups[kind].append(c)
+    lists = {
+        "paths": [c.path for c in candidates],
+        "domains": [c.domain for c in candidates],
+        "roles": [c.role for c in candidates],
+    }
+    for compression, group in groups.items():
+        pending, retries = list(group), 0
+        while pending:
+            error = _statement(con, pending, compression, params | lists)
+            if error is None:
+                break
+            named = [c for c in pending if f'"{c.path}"' in error]
+            if len(named) == 1 and retries < MAX_RETRIES and len(pending) > 1:
+                log.info("%s: loading line by line (the fast reader stopped)", named[0].path)
+                failed.add(named[0].no)
+                pending.remove(named[0])
+                retries += 1
+                continue
+            for c in pending:  # one statement each: only the files that really fail are lost
+                if len(pending) == 1 or _statement(con, [c], compression, params | lists) is not None:
+                    log.info("%s: loading line by line (the fast reader stopped)", c.path)
+                    failed.add(c.no)
+            break
+    return failed
 
 
-def _is_gzip(path: str) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
-
-
-def _ruled_out(con: duckdb.DuckDBPyConnection, result: Scan, inserted: int | None) -> str | None:
-    if inserted is None:
-        return "reader failed"
-    if not result.fast:
-        return result.why
-    if inserted != result.lines:
-        return f"reader saw {inserted} lines, the raw count is {result.lines}"
+def _statement(
+    con: duckdb.DuckDBPyConnection, files: list[Candidate], compression: str, params: dict[str, Any]
+) -> str | None:
+    """Insert the rows of these files; None, or the reader's error (never logged: it quotes a line)."""
+    sql = FAST_SQL.replace("{max_bytes}", str(int(params["max_bytes"])))
+    sql = sql.replace("{compression}", compression)
     try:
-        samples = pa.array([s.decode("utf-8") for s in result.samples], pa.large_string())
-    except UnicodeDecodeError:
-        return "a line is not UTF-8"
-    con.register("mg_samples", pa.table({"raw": samples}))
-    try:
-        lists = con.execute("SELECT TRY(json_keys(raw)) AS k FROM mg_samples GROUP BY k").fetchall()
-    finally:
-        con.unregister("mg_samples")
-    for (keys,) in lists:
-        if keys is None or shape_of(keys) != "v3" or any(key_problems("v3", keys)):
-            return "a sample line is not a plain v3 item"
+        con.execute(sql, bind(sql, {**params, "read": [c.path for c in files]})).fetchall()
+    except duckdb.Error as exc:
+        return str(exc)
     return None
 
 
-def _order_kept(con: duckdb.DuckDBPyConnection, file_no: int, result: Scan) -> bool:
+def _compression(path: str) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return "gzip" if fh.read(2) == GZIP_MAGIC else "none"
+    except OSError:
+        return None
+
+
+def _ruled_out(failed: bool, result: Scan | None, counts: tuple[int, int, int] | None) -> str | None:
+    if failed:
+        return "reader failed"
+    if result is None:
+        return "the file cannot be read"
+    if not result.fast:
+        return result.why
+    inserted, first, last = counts if counts is not None else (0, 0, -1)
+    if inserted != result.lines:
+        return f"reader saw {inserted} lines, the raw count is {result.lines}"
+    if inserted and last - first + 1 != inserted:
+        return "rows not stored contiguously"
+    return None
+
+
+def _sample_problems(con: duckdb.DuckDBPyConnection, results: dict[int, Scan]) -> dict[int, str]:
+    """Files whose sample lines are not all plain v3 items (checked by distinct key list)."""
+    why: dict[int, str] = {}
+    numbers: list[int] = []
+    texts: list[pa.Array] = []
+    for no, result in results.items():
+        try:  # Arrow checks the UTF-8 in C++, far faster than decoding each line in Python
+            texts.append(pa.array(result.samples, pa.large_binary()).cast(pa.large_string()))
+        except pa.ArrowInvalid:
+            why[no] = "a line is not UTF-8"
+            continue
+        numbers += [no] * len(result.samples)
+    if not numbers:
+        return why
+    con.register(
+        "mg_samples", pa.table({"no": pa.array(numbers, pa.int32()), "raw": pa.concat_arrays(texts)})
+    )
+    try:
+        lists = con.execute("SELECT no, TRY(json_keys(raw)) AS k FROM mg_samples GROUP BY ALL").fetchall()
+    finally:
+        con.unregister("mg_samples")
+    verdicts: dict[tuple[str, ...] | None, bool] = {}
+    for no, keys in lists:
+        key = None if keys is None else tuple(keys)
+        if key not in verdicts:
+            verdicts[key] = keys is not None and shape_of(keys) == "v3" and not any(key_problems("v3", keys))
+        if not verdicts[key]:
+            why.setdefault(no, "a sample line is not a plain v3 item")
+    return why
+
+
+def _number_lines(con: duckdb.DuckDBPyConnection, firsts: dict[int, int]) -> None:
+    """Line = position in the file. The insert keeps the reader's order (preserve_insertion_order) and
+    appends each file contiguously, so a row's line is its rowid minus the file's first rowid, plus
+    one; the sentinel lines then prove it. (WITH ORDINALITY would number the rows but read
+    single-threaded.)"""
+    if not firsts:
+        return
+    con.execute(
+        "UPDATE mg_rows SET source_line = mg_rows.rowid - f.first + 1 "
+        "FROM (SELECT unnest($nos) AS no, unnest($firsts) AS first) AS f WHERE mg_rows.file_no = f.no",
+        {"nos": list(firsts), "firsts": list(firsts.values())},
+    ).fetchall()
+
+
+def _sentinel_rows(
+    con: duckdb.DuckDBPyConnection, results: dict[int, Scan | None]
+) -> dict[int, dict[int, str]]:
+    """{file: {line: event_id}} of the rows at the sentinel lines of these files."""
+    pairs = [(no, line) for no, result in results.items() if result for line in result.sentinels]
+    if not pairs:
+        return {}
+    found: dict[int, dict[int, str]] = {}
+    rows = con.execute(
+        "SELECT m.file_no, m.source_line, m.event_id FROM mg_rows AS m "
+        "SEMI JOIN (SELECT unnest($nos) AS no, unnest($lines) AS line) AS s "
+        "ON m.file_no = s.no AND m.source_line = s.line",
+        {"nos": [no for no, _ in pairs], "lines": [line for _, line in pairs]},
+    ).fetchall()
+    for no, line, event_id in rows:
+        found.setdefault(no, {})[line] = event_id
+    return found
+
+
+def _order_kept(found: dict[int, str], result: Scan) -> bool:
     """The ids of the sentinel lines are where the reader put them (line = record number)."""
     expected: dict[int, str] = {}
     for line, raw in result.sentinels.items():
@@ -178,12 +354,4 @@ def _order_kept(con: duckdb.DuckDBPyConnection, file_no: int, result: Scan) -> b
             continue
         if isinstance(item, dict) and isinstance(item.get("id"), str):
             expected[line] = item["id"]
-    if not expected:
-        return True
-    found = dict(
-        con.execute(
-            "SELECT source_line, event_id FROM mg_rows WHERE file_no = ? AND list_contains(?, source_line)",
-            [file_no, list(expected)],
-        ).fetchall()
-    )
     return all(found.get(line) == event_id for line, event_id in expected.items())

@@ -17,7 +17,7 @@ from pathlib import Path
 from audit.mailgun_docs import looks_like_document
 from audit.rawlines import GZIP_MAGIC, RawFile, count_newlines
 
-CHUNK = 16 << 20
+CHUNK = 1 << 20  # small enough to stay in cache while hashed and counted; one sentinel each
 EXACT_BYTES = 1 << 20  # every line of the first MiB is a sample
 STRIDE = 64 << 10  # then one line per 64 KiB
 MAX_SAMPLE_LINE = 1 << 20

@@ -1,9 +1,17 @@
 """Mailgun ingest benchmark: the full validating load against a bare DuckDB read_json of the same files.
 
-    .venv/bin/python bench/bench_ingest.py [--events N] [--files K] [--repeat R] [--json PATH]
+    .venv/bin/python bench/bench_ingest.py [--events N] [--data realistic|synthetic|both]
+                                           [--repeat R] [--cache DIR] [--dataset DIR] [--json PATH]
 
-Generates N realistic Events API v3 items once (K plain JSON-lines files under .bench/, which git
-ignores), then in one process times, back to back and R times each, (a) DuckDB's read_json of the
+`realistic` (the default) is the data set `make bench` uses: `account-audit sample --accounts N/5
+--events N`, Mailgun Events API v3 items as the bulk generator writes them (three sending domains, ten
+daily dumps each, realistic event mixes and sizes), cached in DIR (default .bench/, which git ignores)
+and shared with bench_audit.py (`--dataset DIR` takes a data set folder as it is instead, for
+example one an earlier generator made, and ignores --events). `synthetic` is this script's own
+simpler v3 lines (about 600 bytes each, K files, every 100th event repeated in the next file, so
+de-duplication has work to do).
+
+For each data set, in one process and R times back to back, it times (a) DuckDB's read_json of the
 files into a table with the columns stg_events needs and (b) audit.mailgun.load_events, which hashes,
 counts, validates, de-duplicates and builds stg_events; (b) is also timed with the files' SHA-256
 already known, as in a real run, where incremental.new_dumps hashes every dump before loading. Both
@@ -22,11 +30,16 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from bench_audit import dataset  # noqa: E402
 
 from audit import inputs  # noqa: E402
 from audit.config import Config, EventsInput  # noqa: E402
@@ -124,6 +137,27 @@ def _line(rnd: random.Random, people: list[str], n: int) -> str:
     )
 
 
+Inputs = tuple[EventsInput, ...]
+
+
+def realistic(cache: Path, events: int, given: Path | None, seed: int = 7) -> tuple[list[Path], Inputs]:
+    """The bulk generator's data set (accounts in the proportion make bench uses), one input per domain."""
+    data = given or dataset(cache, max(events // 5, 1000), events, seed, gzip=False)[0]
+    folders = sorted(p for p in (data / "mailgun").iterdir() if p.is_dir())
+    inputs_ = tuple(EventsInput(f.name, str(f / "*.jsonl")) for f in folders)
+    return sorted(p for f in folders for p in f.glob("*.jsonl")), inputs_
+
+
+def synthetic(cache: Path, events: int, files: int) -> tuple[list[Path], Inputs]:
+    folder = cache / f"events-{events}-{files}"
+    paths = sorted(folder.glob("events-*.jsonl"))
+    if len(paths) != files:
+        started = time.perf_counter()
+        paths = generate(folder, events, files)
+        print(f"generated {events} events in {time.perf_counter() - started:.1f}s into {folder}")
+    return paths, (EventsInput(DOMAIN, str(folder / "events-*.jsonl")),)
+
+
 def baseline(paths: list[Path]) -> tuple[float, float, int]:
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
@@ -137,49 +171,38 @@ def baseline(paths: list[Path]) -> tuple[float, float, int]:
     return wall, cpu, rows
 
 
-def validating(folder: Path, hash_known: bool) -> tuple[float, float, int]:
+def validating(paths: list[Path], events: Inputs, hash_known: bool) -> tuple[float, float, int]:
     """load_events on a fresh connection; with `hash_known`, as in a run, where incremental.new_dumps
     has already hashed every dump (untimed here) and the loader reuses that SHA-256."""
     inputs._HASHED.clear()
     if hash_known:
-        for path in sorted(folder.glob("events-*.jsonl")):
+        for path in paths:
             sha256_of(path)
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
     con.execute("SET TimeZone = 'UTC'")
     wall, cpu = time.perf_counter(), time.process_time()
-    stats = load_events(con, Config(), (EventsInput(DOMAIN, str(folder / "events-*.jsonl")),), Rejects())
+    stats = load_events(con, Config(), events, Rejects())
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     rows = sum(s.rows_read for s in stats)
+    assert all(s.rows_read == s.rows_loaded + s.rows_rejected + s.rows_duplicate for s in stats)
     con.close()
     return wall, cpu, rows
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=5_000_000)
-    parser.add_argument("--files", type=int, default=10)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--json", type=Path, default=ROOT / ".bench" / "bench_ingest.json")
-    args = parser.parse_args()
-    folder = ROOT / ".bench" / f"events-{args.events}-{args.files}"
-    paths = sorted(folder.glob("events-*.jsonl"))
-    if len(paths) != args.files:
-        started = time.perf_counter()
-        paths = generate(folder, args.events, args.files)
-        print(f"generated {args.events} events in {time.perf_counter() - started:.1f}s into {folder}")
+def measure(kind: str, paths: list[Path], events: Inputs, repeat: int) -> dict[str, Any]:
     size = sum(p.stat().st_size for p in paths)
     base_runs, cold_runs, warm_runs = [], [], []
-    for _ in range(args.repeat):
+    for _ in range(repeat):
         base_runs.append(baseline(paths))
-        cold_runs.append(validating(folder, hash_known=False))
-        warm_runs.append(validating(folder, hash_known=True))
+        cold_runs.append(validating(paths, events, hash_known=False))
+        warm_runs.append(validating(paths, events, hash_known=True))
     base, cold, warm = min(base_runs), min(cold_runs), min(warm_runs)
     result = {
-        "events": args.events,
-        "files": args.files,
+        "data": kind,
+        "files": len(paths),
         "bytes": size,
-        "repeat": args.repeat,
+        "repeat": repeat,
         "read_json_seconds": round(base[0], 3),
         "load_events_seconds": round(cold[0], 3),
         "ratio": round(cold[0] / base[0], 3),
@@ -190,20 +213,53 @@ def main() -> int:
         "cpu_ratio": round(min(r[1] for r in cold_runs) / min(r[1] for r in base_runs), 3),
         "all_runs": {"read_json": base_runs, "load_events": cold_runs, "load_events_hash_known": warm_runs},
         "rows": {"read_json": base[2], "load_events_read": cold[2]},
-        "cpus": os.cpu_count(),
     }
     print(
-        f"{args.events} events, {size / 1e9:.2f} GB in {args.files} files, best of {args.repeat}\n"
-        f"read_json:                    {result['read_json_seconds']:8.2f}s\n"
-        f"load_events:                  {result['load_events_seconds']:8.2f}s  ratio {result['ratio']:.2f}"
+        f"{kind}: {cold[2]} events, {size / 1e9:.2f} GB in {len(paths)} files, best of {repeat}\n"
+        f"  read_json:                    {result['read_json_seconds']:8.2f}s\n"
+        f"  load_events:                  {result['load_events_seconds']:8.2f}s  ratio {result['ratio']:.2f}"
         " (target <= 2.0)\n"
-        f"load_events, hash already known (as after incremental.new_dumps): "
+        f"  load_events, hash already known (as after incremental.new_dumps): "
         f"{result['load_events_hash_known_seconds']:.2f}s  ratio {result['ratio_hash_known']:.2f}\n"
-        f"cpu: read_json {result['read_json_cpu_seconds']:.2f}s, "
-        f"load_events {result['load_events_cpu_seconds']:.2f}s"
+        f"  cpu: read_json {result['read_json_cpu_seconds']:.2f}s, "
+        f"load_events {result['load_events_cpu_seconds']:.2f}s",
+        flush=True,
     )
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=5_000_000)
+    parser.add_argument("--data", choices=("realistic", "synthetic", "both"), default="realistic")
+    parser.add_argument("--files", type=int, default=10, help="synthetic data: number of files")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cache", type=Path, default=ROOT / ".bench")
+    parser.add_argument(
+        "--dataset",
+        type=Path,
+        help="realistic data: an existing data set folder (DIR/mailgun/DOMAIN/*.jsonl), used as is",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="default: CACHE/bench_ingest.json")
+    args = parser.parse_args()
+    kinds = ("realistic", "synthetic") if args.data == "both" else (args.data,)
+    results = []
+    for kind in kinds:
+        paths, events = (
+            realistic(args.cache, args.events, args.dataset)
+            if kind == "realistic"
+            else synthetic(args.cache, args.events, args.files)
+        )
+        results.append(measure(kind, paths, events, args.repeat))
+    out = {
+        "events": args.events,
+        "cpus": os.cpu_count(),
+        "load_average_end": os.getloadavg()[0],
+        "runs": results,
+    }
+    path = args.json or args.cache / "bench_ingest.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2) + "\n")
     return 0
 
 

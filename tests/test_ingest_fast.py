@@ -1,0 +1,187 @@
+"""The fast path reads every dump of a run in one statement and must still judge each file exactly as
+the line-by-line path does: a broken file goes line by line on its own, the others stay fast, and
+errors surface in the order the inputs were given."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from audit import mailgun, mailgun_fast
+from audit.config import Config, EventsInput
+from audit.errors import DataError, InputError
+from audit.inputs import InputStats, Rejects
+
+TS = 1763630000.5
+
+
+def line(eid: str, **extra: Any) -> str:
+    body: dict[str, Any] = {
+        "id": eid,
+        "event": "delivered",
+        "timestamp": TS,
+        "recipient": "Ana@Acme.com",
+        "message": {"headers": {"subject": "Confirmation instructions", "message-id": "m@x"}},
+        "delivery-status": {"code": 250, "description": "", "message": "OK"},
+    }
+    return json.dumps(body | extra)
+
+
+def good(n: int, prefix: str) -> list[str]:
+    return [line(f"{prefix}{i}") for i in range(n)]
+
+
+def write(path: Path, lines: list[str], gz: bool = False) -> None:
+    data = ("\n".join(lines) + "\n").encode()
+    path.write_bytes(gzip.compress(data) if gz else data)
+
+
+def dumps(folder: Path) -> dict[str, str]:
+    """Two domains, eight dumps: clean, gzipped, and each kind of file the reader must not judge alone."""
+    a, b = folder / "a", folder / "b"
+    a.mkdir()
+    b.mkdir()
+    write(a / "1-clean.jsonl", good(50, "c"))
+    write(a / "2-gzip.jsonl.gz", good(40, "z") + good(5, "c"), gz=True)  # overlaps 1-clean
+    write(a / "3-not-json.jsonl", [*good(10, "n"), '{"id": "x", oops', *good(10, "m")])
+    write(a / "4-blank.jsonl", [*good(10, "b"), "", *good(3, "k")])
+    write(a / "5-types.jsonl", [*good(10, "t"), line("t1", timestamp="soon"), line("t2", recipient=None)])
+    write(b / "6-null.jsonl", [*good(10, "u"), "null", *good(2, "v")])
+    write(b / "7-copy.jsonl", good(20, "c"))  # same ids in another domain: other events
+    write(b / "8-conflict.jsonl", [line("c1", event="failed"), *good(4, "w")])
+    return {"mg.gitlab.com": str(a / "*"), "customers.gitlab.com": str(b / "*")}
+
+
+def run(
+    inputs: dict[str, str], **cfg: Any
+) -> tuple[list[InputStats], list[tuple[str, int, str, str, str]], list[tuple[Any, ...]]]:
+    con, rejects = duckdb.connect(), Rejects()
+    stats = mailgun.load_events(
+        con,
+        Config(**({"reject_limit": 1.0} | cfg)),
+        tuple(EventsInput(d, p) for d, p in inputs.items()),
+        rejects,
+    )
+    rows = con.execute("SELECT * FROM stg_events ORDER BY source_file, source_line").fetchall()
+    return stats, sorted(rejects.rows), rows
+
+
+def accounting(stats: list[InputStats]) -> list[tuple[Any, ...]]:
+    return [
+        (Path(s.path).name, s.sha256, s.lines, s.blank_lines, s.rows_read, s.rows_loaded, s.rows_rejected,
+         s.rows_duplicate, s.notes)
+        for s in stats
+    ]  # fmt: skip
+
+
+def test_one_read_of_many_dumps_gives_the_line_by_line_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inputs = dumps(tmp_path)
+    kept: list[int] = []
+    real = mailgun_fast.load_fast
+
+    def spy(*args: Any) -> Any:
+        outcomes = real(*args)
+        kept.extend(sorted(outcomes))
+        return outcomes
+
+    monkeypatch.setattr(mailgun, "load_fast", spy)
+    fast = run(inputs)
+    monkeypatch.setattr(mailgun, "load_fast", lambda *args: None)
+    slow = run(inputs)
+    assert accounting(fast[0]) == accounting(slow[0])
+    assert fast[1] == slow[1]
+    assert fast[2] == slow[2]
+    names = [Path(s.path).name for s in fast[0]]
+    # not-JSON (reader fails), a blank line (row count short) and a JSON null go line by line
+    assert [names[no] for no in kept] == [
+        "1-clean.jsonl", "2-gzip.jsonl.gz", "5-types.jsonl", "7-copy.jsonl", "8-conflict.jsonl",
+    ]  # fmt: skip
+    codes = {(Path(r[0]).name, r[1], r[2]) for r in fast[1]}
+    assert codes == {
+        ("3-not-json.jsonl", 11, "not_json"),
+        ("5-types.jsonl", 11, "bad_type"),
+        ("5-types.jsonl", 12, "missing_recipient"),
+        ("6-null.jsonl", 11, "not_object"),
+        ("8-conflict.jsonl", 1, "conflicting_duplicate"),  # c1 of 7-copy, same domain, other event
+    }
+    by_name = {Path(s.path).name: s for s in fast[0]}
+    assert by_name["2-gzip.jsonl.gz"].rows_duplicate == 5
+    assert by_name["7-copy.jsonl"].rows_duplicate == 0  # another domain
+    assert by_name["4-blank.jsonl"].blank_lines == 1
+
+
+def test_a_file_the_reader_refuses_leaves_the_others_on_the_fast_path(tmp_path: Path) -> None:
+    for name, lines in (
+        ("1.jsonl", good(5, "a")),
+        ("2.jsonl", [*good(5, "b"), "[1, 2]"]),
+        ("3.jsonl", good(5, "c")),
+    ):
+        write(tmp_path / name, lines)
+    rejects = Rejects()
+    con = duckdb.connect()
+    con.execute(mailgun.MG_ROWS)
+    for macro in mailgun.MACROS:
+        con.execute(macro)
+    candidates = [
+        mailgun_fast.Candidate(no, str(tmp_path / name), "mg.gitlab.com", "gitlab")
+        for no, name in enumerate(("1.jsonl", "2.jsonl", "3.jsonl"))
+    ]
+    lists = {"gitlab": ["mg.gitlab.com"], "portal": [], "reset": [], "confirm": [], "kind_first": [" "]}
+    outcomes = mailgun_fast.load_fast(con, candidates, mailgun.params(lists, 0, "", "", 1 << 20))
+    assert sorted(outcomes) == [0, 2]
+    assert con.execute("SELECT file_no, count(*) FROM mg_rows GROUP BY 1 ORDER BY 1").fetchall() == [
+        (0, 5),
+        (2, 5),
+    ]
+    assert con.execute("SELECT min(source_line), max(source_line) FROM mg_rows").fetchall() == [(1, 5)]
+    assert rejects.rows == []
+
+
+def test_errors_come_in_input_order(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(gzip.compress(("\n".join(good(200, "g")) + "\n").encode())[:-30])
+    write(tmp_path / "fine.jsonl", good(5, "f"))
+    with pytest.raises(DataError, match="truncated"):
+        run({"mg.gitlab.com": str(broken), "x.example": str(tmp_path / "none-*.jsonl")})
+    with pytest.raises(InputError, match="no file matches"):
+        run({"x.example": str(tmp_path / "none-*.jsonl"), "mg.gitlab.com": str(broken)})
+    with pytest.raises(DataError, match="truncated"):
+        run({"a.example": str(tmp_path / "fine.jsonl"), "mg.gitlab.com": str(broken)})
+
+
+@pytest.mark.parametrize("odd", ["null", "{}", '{"foo": 1}'])
+def test_a_line_without_any_field_read_far_from_the_samples_is_judged_exactly(
+    tmp_path: Path, odd: str
+) -> None:
+    lines = good(6000, "g")  # past the first MiB, whose every line is a sample
+    assert sum(len(x) + 1 for x in lines) > 1 << 20
+    write(tmp_path / "d.jsonl", [*lines, odd, *good(3, "h")])
+    stats, rejects, rows = run({"mg.gitlab.com": str(tmp_path / "d.jsonl")})
+    code = "not_object" if odd == "null" else "missing_id"
+    assert [(r[1], r[2]) for r in rejects] == [(6001, code)]
+    assert (stats[0].rows_read, stats[0].rows_loaded, len(rows)) == (6004, 6003, 6003)
+
+
+def test_a_reader_error_naming_no_file_gives_each_file_its_own_statement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("1.jsonl", "2.jsonl"):
+        write(tmp_path / name, good(5, name[0]))
+    real = mailgun_fast._statement
+    calls: list[int] = []
+
+    def flaky(con: Any, files: list[mailgun_fast.Candidate], *args: Any) -> str | None:
+        calls.append(len(files))
+        return "Invalid Input Error: something" if len(files) > 1 else real(con, files, *args)
+
+    monkeypatch.setattr(mailgun_fast, "_statement", flaky)
+    stats, rejects, rows = run({"mg.gitlab.com": str(tmp_path / "*.jsonl")})
+    assert calls == [2, 1, 1]
+    assert [s.rows_loaded for s in stats] == [5, 5] and rejects == [] and len(rows) == 10
