@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit.errors import AuditError, DataError
-from audit.rawlines import Overlong, RawFile
+from audit.rawlines import Overlong, RawFile, whole_lines
 
 BLOCK_BYTES = 32 << 20
 LINES_TABLE = "acc_lines"
@@ -62,38 +62,14 @@ def read_lines(
 
 def _bodies(raw: RawFile, max_line_bytes: int, lines: Lines) -> Iterator[tuple[int, bytes]]:
     """(first line number, bytes of whole lines without the last b"\\n"); overlong lines that do not
-    fit a block are hashed here while streaming."""
-    number, carry = 1, b""
-    skipping: hashlib._Hash | None = None
-    for data in raw.chunks(BLOCK_BYTES):
-        if skipping is not None:
-            newline = data.find(b"\n")
-            skipping.update(data if newline < 0 else data[:newline])
-            if newline < 0:
-                continue
-            lines.overlong[number] = skipping.hexdigest()
-            number, skipping, data = number + 1, None, data[newline + 1 :]
-            lines.count = number - 1
-        data = carry + data if carry else data
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            carry = b"" if len(data) > max_line_bytes else data
-            skipping = hashlib.sha256(data) if len(data) > max_line_bytes else None
-            continue
-        body = data[:cut]
-        count = body.count(b"\n") + 1
-        yield number, body
-        number += count
-        lines.count = number - 1
-        carry = data[cut + 1 :]
-        if len(carry) > max_line_bytes:
-            skipping, carry = hashlib.sha256(carry), b""
-    if skipping is not None:
-        lines.overlong[number] = skipping.hexdigest()
-        lines.count = number
-    elif carry:
-        yield number, carry
-        lines.count = number
+    fit a block go to `lines.overlong` (hashed with their b"\\r", as split_lines hashes them)."""
+    for number, item in whole_lines(raw, max_line_bytes, BLOCK_BYTES, strip_cr=False):
+        if isinstance(item, str):
+            lines.overlong[number] = item
+            lines.count = number
+        else:
+            yield number, item
+            lines.count = number + item.count(b"\n")
 
 
 def _block(

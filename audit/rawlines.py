@@ -210,19 +210,25 @@ class Block:
     rejects: list[Reject] = field(default_factory=list)
 
 
-def line_blocks(
-    raw: RawFile, max_line_bytes: int, block_bytes: int = BLOCK_BYTES, batch_rows: int = BATCH_ROWS
-) -> Generator[Block, None, None]:
-    """Split a file into blocks of whole lines without a Python loop per line (the fast path)."""
+def whole_lines(
+    raw: RawFile, max_line_bytes: int, block_bytes: int, strip_cr: bool = True
+) -> Iterator[tuple[int, bytes | str]]:
+    """Blocks of whole lines, split without a Python step per line.
+
+    Yields (first line number, the lines' bytes without the last b"\\n"), or (line number, SHA-256 hex)
+    for a line longer than `max_line_bytes` that runs past a block: it is hashed while streaming, never
+    held. `strip_cr`: whether the hash of such a line leaves out a b"\\r" before its b"\\n".
+    """
     number, carry = 1, b""
     skipping: Any = None
     for data in raw.chunks(block_bytes):
         if skipping is not None:
             newline = data.find(b"\n")
-            skipping.update(data if newline < 0 else _strip_cr(data[:newline]))
+            end = data if newline < 0 else data[:newline]
+            skipping.update(_strip_cr(end) if strip_cr and newline >= 0 else end)
             if newline < 0:
                 continue
-            yield _too_long(number, skipping.hexdigest())
+            yield number, skipping.hexdigest()
             number, skipping, data = number + 1, None, data[newline + 1 :]
         data = carry + data if carry else data
         cut = data.rfind(b"\n")
@@ -230,16 +236,24 @@ def line_blocks(
             carry = b"" if len(data) > max_line_bytes else data
             skipping = hashlib.sha256(data) if len(data) > max_line_bytes else None
             continue
-        block = _block(data[:cut], number, batch_rows)
-        number += block.count
-        yield block
+        body = data[:cut]
+        yield number, body
+        number += body.count(b"\n") + 1
         carry = data[cut + 1 :]
         if len(carry) > max_line_bytes:
             skipping, carry = hashlib.sha256(carry), b""
     if skipping is not None:
-        yield _too_long(number, skipping.hexdigest())
+        yield number, skipping.hexdigest()
     elif carry:
-        yield _block(carry, number, batch_rows)
+        yield number, carry
+
+
+def line_blocks(
+    raw: RawFile, max_line_bytes: int, block_bytes: int = BLOCK_BYTES, batch_rows: int = BATCH_ROWS
+) -> Generator[Block, None, None]:
+    """Split a file into blocks of whole lines without a Python loop per line (the fast path)."""
+    for number, item in whole_lines(raw, max_line_bytes, block_bytes):
+        yield _too_long(number, item) if isinstance(item, str) else _block(item, number, batch_rows)
 
 
 def _too_long(number: int, sha: str) -> Block:
