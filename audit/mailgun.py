@@ -5,7 +5,8 @@ Each file takes one of two paths that end in the same rows of mg_rows (outcome c
 - the line-by-line path (below): Python splits physical lines in big blocks and one DuckDB statement
   per block (mailgun_sql.BLOCK_SQL) classifies, checks and converts them; API pages and multi-line
   documents are split into items first (mailgun_docs). Every line of every shape and every problem
-  goes this way, so it is the reference behaviour; the fast path only ever declines to a file.
+  goes this way, so it is the reference behaviour: the fast path only ever declines, a whole file
+  or (through _recheck) the few rows it could not decide, which this statement then judges.
 Then rows are de-duplicated on (domain, id) and mg_rows becomes stg_events (mailgun_dedup). The
 sending domain is the item's own `domain.name` when it has one, else the `--events DOMAIN=` domain.
 """
@@ -25,7 +26,8 @@ from audit.errors import InputError
 from audit.inputs import InputStats, Rejects, expand, sha256_hex
 from audit.mailgun_dedup import create_empty_events, deduplicate, raw_shas
 from audit.mailgun_docs import PageError, looks_like_document, page_items, read_document, split_document
-from audit.mailgun_fast import Candidate, load_fast
+from audit.mailgun_fast import RECHECK, Candidate, Outcome, load_fast
+from audit.mailgun_scan import wanted_lines
 from audit.mailgun_shapes import KNOWN_EVENTS, key_problems, message, safe_event, safe_key
 from audit.mailgun_sql import MACROS, MG_ROWS, bind, block_sql, params, role
 from audit.rawlines import Block, RawFile, line_blocks
@@ -46,7 +48,8 @@ class _KeyLists:
 
     def learn(self, con: duckdb.DuckDBPyConnection, file_no: int) -> None:
         rows = con.execute(
-            "SELECT DISTINCT hash(keys), shape, keys FROM mg_rows WHERE file_no = ? AND keys IS NOT NULL",
+            "SELECT hash(k), shape, k FROM (SELECT DISTINCT shape, from_json(keys, '[\"VARCHAR\"]') AS k "
+            "FROM mg_rows WHERE file_no = ? AND keys IS NOT NULL)",
             [file_no],
         ).fetchall()
         for digest, shape, keys in rows:
@@ -122,6 +125,7 @@ def load_events(
         if isinstance(f, _File)
     ]
     outcomes = load_fast(con, candidates, shared) or {}
+    _recheck(con, cfg, {f.no: f for f in files}, outcomes, lists, keys)
     facts = _facts(con, None) if outcomes else {}
     for entry in plan:
         if isinstance(entry, InputError):
@@ -140,6 +144,40 @@ def load_events(
     for f in files:
         f.stats.finish(cfg.reject_limit, rejects)
     return [f.stats for f in files]
+
+
+def _recheck(
+    con: duckdb.DuckDBPyConnection,
+    cfg: Config,
+    files: dict[int, _File],
+    outcomes: dict[int, Outcome],
+    lists: dict[str, list[str]],
+    keys: _KeyLists,
+) -> None:
+    """The rows the fast statement could not decide get the line-by-line statement's row for their line.
+
+    A line that is no plain v3 item after all (an API page, another shape) sends its file line by
+    line, as any doubt about a file does."""
+    pending = con.execute(
+        "SELECT file_no, list(source_line) FROM mg_rows WHERE code = ? GROUP BY 1 ORDER BY 1", [RECHECK]
+    ).fetchall()
+    for no, lines in pending:
+        f = files[no]
+        table = wanted_lines(f.path, cfg.max_line_bytes, set(lines))
+        con.execute("DELETE FROM mg_rows WHERE file_no = ? AND code = ?", [no, RECHECK]).fetchall()
+        if table is not None:
+            bound = params(lists, f.no, f.stats.path, f.domain, cfg.max_line_bytes) | {"good": keys.good}
+            _insert(con, table, bound, False, keys)
+            odd = con.execute(
+                "SELECT count(*) FROM mg_rows WHERE file_no = ? "
+                "AND (shape <> 'v3' OR code IN ('page', 'blank'))",
+                [no],
+            ).fetchall()[0][0]
+            if not odd:
+                continue
+        log.info("%s: loading line by line (a line is not a plain v3 item)", f.stats.path)
+        con.execute("DELETE FROM mg_rows WHERE file_no = ?", [no]).fetchall()
+        del outcomes[no]
 
 
 def _load_lines(
@@ -275,8 +313,8 @@ _FACT_SQL = (
     "SELECT file_no, source_line, item, code, detail, sha FROM mg_rows "
     "WHERE code IS NOT NULL AND code NOT IN ('blank', 'page'){and_file} ORDER BY file_no, source_line, item",
     "SELECT file_no, shape, event, count(*) FROM mg_rows WHERE code IS NULL{and_file} GROUP BY ALL",
-    "SELECT file_no, shape, keys, count(*) FROM mg_rows WHERE code IS NULL AND keys IS NOT NULL{and_file} "
-    "GROUP BY ALL",
+    "SELECT file_no, shape, from_json(keys, '[\"VARCHAR\"]'), n FROM (SELECT file_no, shape, keys, "
+    "count(*) AS n FROM mg_rows WHERE code IS NULL AND keys IS NOT NULL{and_file} GROUP BY ALL)",
 )
 FACT_SQL = {
     scope: tuple(sql.replace("{and_file}", where) for sql in _FACT_SQL)

@@ -2,14 +2,15 @@
 
 DuckDB's reader is several times faster than its JSON functions, but it skips blank lines, accepts
 unknown keys silently and converts some wrong types. So it runs only where those cannot matter: the
-scan beside it (mailgun_scan) counts the raw lines (the reader must return exactly that many rows for
+scan before it (mailgun_scan) counts the raw lines (the reader must return exactly that many rows for
 the file, so a skipped blank line sends the file line by line), rules out a BOM and multi-line
 documents, checks the key lists of its sample lines (shape, repeated or unknown keys), and keeps
 sentinel lines that prove the reader kept the file's order (a row's line is its position in the
-order-preserving, parallel insert). Slot values are read as JSON text, so a wrong type is still seen
-exactly; a line the reader cannot parse (bad JSON, not an object, a repeated key in an object it
-reads, invalid UTF-8, too long) makes it fail, and that file is then loaded line by line instead.
-Nothing here ever decides a row differently from the line-by-line path.
+order-preserving, parallel insert). A row whose values are not all plainly right (a missing field, a
+wrong type, a value that could be a converted non-string) is marked RECHECK; mailgun then replaces
+it with the line-by-line statement's row for that line. A line the reader cannot parse (bad JSON, a
+repeated key in an object it reads, invalid UTF-8, too long) makes it fail, and that file is then
+loaded line by line instead. Nothing here ever decides a row differently from the line-by-line path.
 
 All candidate files are read by one statement (one for plain files, one for gzipped ones): a file's
 rows carry its number (from the reader's filename column), and its domain, role and name come from
@@ -17,7 +18,8 @@ list parameters indexed by that number. One statement per night instead of one p
 planning and the ragged end of every file, and lets DuckDB read gzipped dumps in parallel. When the
 reader fails, the file its message names is set aside and the others are read again; a failure that
 names no file sends every file of the statement through a statement of its own. The scan of every
-file runs in one background thread meanwhile (hashing is most of its work).
+file runs first, two files at a time (hashing is most of its work): run beside the reader, it slowed
+the reader by more than its own cost.
 """
 
 from __future__ import annotations
@@ -34,56 +36,51 @@ import pyarrow as pa
 
 from audit.mailgun_scan import Scan, scan
 from audit.mailgun_shapes import key_problems, shape_of
-from audit.mailgun_sql import MAIL_KIND, RECIPIENT_NORM, bind, diagnose, type_check
+from audit.mailgun_sql import MAIL_KIND, RECIPIENT_NORM, bind
 from audit.rawlines import GZIP_MAGIC
 
 log = logging.getLogger(__name__)
 
+SCAN_WORKERS = 2  # the scan runs before the reader, on every core: beside it, it slows the reader more
 MAX_RETRIES = 3  # failed multi-file statements before every file gets a statement of its own
 
-# Fields the checks compare are read as JSON text (so their type is seen); descriptive text is read
-# as VARCHAR, which keeps any JSON value as text -- the same rule as the line-by-line path.
+# The three required strings are read as VARCHAR: their value, escapes decoded, without a copy of the
+# JSON text to strip. A number, boolean, object or array read that way turns into text, so a value
+# that could be such text (see DOUBTFUL) sends its row to the exact check. The other fields the checks
+# compare are read as JSON text, so their type is seen; descriptive text is read as VARCHAR, which
+# keeps any JSON value as text -- the same rule as the line-by-line path.
 READ_COLUMNS = (
-    "{'id': 'JSON', 'event': 'JSON', 'timestamp': 'JSON', 'recipient': 'JSON', 'severity': 'VARCHAR', "
-    "'reason': 'VARCHAR', 'message': 'STRUCT(headers STRUCT(subject VARCHAR, \"message-id\" VARCHAR))', "
+    "{'id': 'VARCHAR', 'event': 'VARCHAR', 'timestamp': 'JSON', 'recipient': 'VARCHAR', "
+    "'severity': 'VARCHAR', 'reason': 'VARCHAR', "
+    "'message': 'STRUCT(headers STRUCT(subject VARCHAR, \"message-id\" VARCHAR))', "
     "'delivery-status': 'STRUCT(code JSON, description VARCHAR, message VARCHAR)', "
     "'domain': 'STRUCT(name JSON)'}"
 )
-SOURCES = (
-    "r.id", "r.event", "r.timestamp", None, "r.recipient", "r.message.headers.subject",
-    'r.message.headers."message-id"', "r.severity", "r.reason", 'r."delivery-status".code',
-    'r."delivery-status".description', 'r."delivery-status".message', "r.domain.name",
-)  # fmt: skip
-S = [f"s{i}" for i in range(1, len(SOURCES) + 1)]
-JSON_SLOTS = {"s1", "s2", "s3", "s5", "s10", "s13"}
-SLOT_COLUMNS = ", ".join(
-    ("NULL::VARCHAR" if src is None else f"CAST({src} AS VARCHAR)" if name in JSON_SLOTS else src)
-    + f" AS {name}"
-    for src, name in zip(SOURCES, S, strict=True)
+# A VARCHAR value a JSON non-string could have become: a number's text (anything DOUBLE parses, a
+# superset, which includes the NaN and Infinity the reader accepts in any case), true, false, an
+# object or an array. A real string that looks like one is only rechecked. A failing TRY_CAST costs
+# about 0.3 us, so only values that start like a number (code points 45-57: - . / 0-9) or are spelt
+# like nan, inf or infinity (I, N, i, n) pay for it.
+DOUBTFUL = (
+    "(CASE WHEN ord({0}) BETWEEN 45 AND 57 OR (strlen({0}) IN (3, 8) AND ord({0}) IN (73, 78, 105, 110)) "
+    "THEN TRY_CAST({0} AS DOUBLE) IS NOT NULL WHEN ord({0}) IN (123, 91) THEN true "
+    "ELSE {0} IN ('true', 'false') END)"
 )
-# Everything in its place, checked with the cheapest operations: a JSON string's text starts with a
-# quote, the casts fail for anything but a number, and without a backslash the text between the
-# quotes is the value. Any other line goes to diagnose(), which names the problem exactly.
+# Everything in its place, checked with the cheapest operations: the casts fail for anything but a
+# number and a domain.name, when given, is a JSON string. Any other row is marked RECHECK and later
+# replaced by the line-by-line statement's row for the same line, which names the problem exactly.
 FAST_OK = (
-    "starts_with(s1, '\"') AND starts_with(s2, '\"') AND starts_with(s5, '\"') "
-    "AND strlen(s1) > 2 AND strlen(s2) > 2 AND strlen(s5) > 2 "
-    "AND epoch BETWEEN $lo AND $hi AND (s10 IS NULL OR dcode = TRY_CAST(s10 AS DOUBLE)) AND s13 IS NULL"
+    "id <> '' AND event <> '' AND recipient <> '' "
+    f"AND NOT {DOUBTFUL.format('id')} AND NOT {DOUBTFUL.format('event')} "
+    f"AND NOT {DOUBTFUL.format('recipient')} "
+    "AND epoch BETWEEN $lo AND $hi AND (code_text IS NULL OR dcode = TRY_CAST(code_text AS DOUBLE)) "
+    "AND (domain_text IS NULL OR starts_with(domain_text, '\"'))"
 )
-
-
-def _value(slot: str) -> str:
-    """A string slot's value: without a backslash, a JSON string holds no quote but its own two, so
-    dropping the quotes (a byte-level replace) is its value, and cheaper than slicing characters."""
-    return f"CASE WHEN escaped THEN mg_str({slot}) ELSE replace({slot}, '\"', '') END"
-
-
-# A row without any slot is `{}`, an object of unknown keys, or a JSON `null`, which the reader also
-# turns into a row: only the line-by-line path can tell not_object from missing_id, so it takes the file.
-ALL_NULL = "all slots null"
+RECHECK = "recheck"
 
 # The input's own domain has its role worked out once per file ($roles); an item's domain.name is
 # looked up (the same rule as mailgun_sql.ROLE, per file).
-FILE_ROLE = """CASE WHEN s13 IS NULL OR d = file_domain THEN file_role
+FILE_ROLE = """CASE WHEN domain_text IS NULL OR d = file_domain THEN file_role
          WHEN list_contains($gitlab, d) THEN 'gitlab'
          WHEN list_contains($portal, d) THEN 'portal' ELSE 'other' END"""
 
@@ -93,36 +90,34 @@ SELECT d, {FILE_ROLE},
     event_id, event, event_at, recipient, {RECIPIENT_NORM}, subject,
     {MAIL_KIND},
     message_id, severity, reason, dcode, delivery_description, source_file, NULL::BIGINT,
-    file_no, NULL, code,
-    CASE code WHEN 'bad_type' THEN {type_check(S)} WHEN 'bad_timestamp' THEN 'timestamp'
-        WHEN 'missing_id' THEN CASE WHEN {" AND ".join(f"{v} IS NULL" for v in S)} THEN '{ALL_NULL}' END END,
-    NULL, NULL, 'v3', NULL
+    file_no, NULL, code, NULL, NULL, NULL, 'v3', NULL
 FROM (
     SELECT *,
-        CASE WHEN s13 IS NULL THEN file_domain
-             ELSE coalesce(NULLIF(lower(trim(mg_str(s13))), ''), file_domain) END AS d,
-        {_value("s1")} AS event_id, lower({_value("s2")}) AS event, {_value("s5")} AS recipient,
-        s6 AS subject, s7 AS message_id, lower(s8) AS severity, lower(s9) AS reason,
-        coalesce(NULLIF(s11, ''), NULLIF(s12, '')) AS delivery_description
+        CASE WHEN domain_text IS NULL THEN file_domain
+             ELSE coalesce(NULLIF(lower(trim(mg_str(domain_text))), ''), file_domain) END AS d,
+        id AS event_id, lower(event) AS event,
+        lower(severity_text) AS severity, lower(reason_text) AS reason,
+        coalesce(NULLIF(description_text, ''), NULLIF(message_text, '')) AS delivery_description,
+        CASE WHEN {FAST_OK} THEN NULL ELSE '{RECHECK}' END AS code,
+        CASE WHEN epoch BETWEEN $lo AND $hi
+             THEN make_timestamp(CAST(round(epoch * 1e6) AS BIGINT)) END AS event_at
     FROM (
-        SELECT *, CASE WHEN ok THEN NULL ELSE {diagnose(S)} END AS code,
-            CASE WHEN ok THEN contains(s1, '\\') OR contains(s2, '\\') OR contains(s5, '\\') ELSE true END
-                AS escaped
+        SELECT file_no, $domains[file_no + 1] AS file_domain, $roles[file_no + 1] AS file_role,
+            $paths[file_no + 1] AS source_file, r.id, r.event, r.recipient,
+            r.message.headers.subject AS subject, r.message.headers."message-id" AS message_id,
+            r.severity AS severity_text, r.reason AS reason_text,
+            CAST(r."delivery-status".code AS VARCHAR) AS code_text,
+            r."delivery-status".description AS description_text,
+            r."delivery-status".message AS message_text,
+            CAST(r.domain.name AS VARCHAR) AS domain_text,
+            TRY_CAST(CAST(r.timestamp AS VARCHAR) AS DOUBLE) AS epoch,
+            TRY_CAST(CAST(r."delivery-status".code AS VARCHAR) AS INTEGER) AS dcode
         FROM (
-            SELECT *, {FAST_OK} AS ok,
-                CASE WHEN epoch BETWEEN $lo AND $hi
-                     THEN make_timestamp(CAST(round(epoch * 1e6) AS BIGINT)) END AS event_at
-            FROM (
-                SELECT file_no, $domains[file_no + 1] AS file_domain, $roles[file_no + 1] AS file_role,
-                    $paths[file_no + 1] AS source_file, {SLOT_COLUMNS},
-                    TRY_CAST(CAST(r.timestamp AS VARCHAR) AS DOUBLE) AS epoch,
-                    TRY_CAST(CAST(r."delivery-status".code AS VARCHAR) AS INTEGER) AS dcode
-                FROM (
-                    SELECT list_position($paths, filename) - 1 AS file_no, *
-                    FROM read_json($read, format = 'newline_delimited', columns = {READ_COLUMNS},
-                                   maximum_object_size = {{max_bytes}}, compression = '{{compression}}',
-                                   filename = true)
-                ) AS r))))
+            SELECT list_position($paths, filename) - 1 AS file_no, *
+            FROM read_json($read, format = 'newline_delimited', columns = {READ_COLUMNS},
+                           maximum_object_size = {{max_bytes}}, compression = '{{compression}}',
+                           filename = true)
+        ) AS r))
 """  # noqa: S608 - constants; paths and domains are bound parameters
 
 
@@ -153,21 +148,16 @@ def load_fast(
     order, any error of the file itself: missing, unreadable, broken gzip)."""
     if not candidates:
         return {}
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=SCAN_WORKERS) as pool:
         scans = {c.no: pool.submit(scan, Path(c.path)) for c in candidates}
-        try:
-            failed = _insert(con, candidates, params)
-        finally:
-            results = {no: _result(future) for no, future in scans.items()}
+        results = {no: _result(future) for no, future in scans.items()}
+    failed = _insert(con, candidates, params)
     counts: dict[int | None, tuple[int, int, int]] = {}
     why: dict[int, str] = {}
-    for no, n, first, last, unclear in con.execute(
-        "SELECT file_no, count(*), min(rowid), max(rowid), bool_or(detail = ?) FROM mg_rows GROUP BY file_no",
-        [ALL_NULL],
+    for no, n, first, last in con.execute(
+        "SELECT file_no, count(*), min(rowid), max(rowid) FROM mg_rows GROUP BY file_no"
     ).fetchall():
         counts[no] = (n, first, last)
-        if unclear and no is not None:
-            why[no] = "a line has none of the fields read (maybe a JSON null)"
     for c in candidates:
         if c.no not in why:
             reason = _ruled_out(c.no in failed, results[c.no], counts.get(c.no))

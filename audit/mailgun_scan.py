@@ -1,12 +1,12 @@
-"""The byte-level pass over a Mailgun dump that runs beside DuckDB's reader (the fast path).
+"""The byte-level pass over a Mailgun dump that runs before DuckDB's reader (the fast path).
 
 It is the independent half of the accounting: it hashes the file as stored and counts the raw
 newlines of the decompressed bytes; the reader must return exactly that many rows (a blank line,
 which the reader skips, therefore sends the file line by line). It rules out a BOM and multi-line
-documents, keeps sample lines for the key check (every line of the first MiB, then one line per
-64 KiB: a drifting export changes every line, so drift shows up in the sample, and a file with any
+documents, keeps sample lines for the key check (every line of the first 256 KiB, then one line
+per 256 KiB: a drifting export changes every line, so drift shows up in the sample, and a file with any
 sign of it is loaded line by line, which checks every line) and sentinel lines that prove the
-reader kept the file's order.
+reader kept the file's order. wanted_lines fetches the few lines the reader could not decide.
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from audit.mailgun_docs import looks_like_document
-from audit.rawlines import GZIP_MAGIC, RawFile, count_newlines
+from audit.rawlines import GZIP_MAGIC, RawFile, count_newlines, line_blocks
 
 CHUNK = 1 << 20  # small enough to stay in cache while hashed and counted; one sentinel each
-EXACT_BYTES = 1 << 20  # every line of the first MiB is a sample
-STRIDE = 64 << 10  # then one line per 64 KiB
+EXACT_BYTES = 256 << 10  # every line of the first 256 KiB is a sample
+STRIDE = 256 << 10  # then one line per 256 KiB
 MAX_SAMPLE_LINE = 1 << 20
 
 
@@ -95,3 +98,17 @@ def scan(path: Path) -> Scan:
 def _check_start(result: Scan, first: bytes) -> None:
     if looks_like_document(first.decode("utf-8", "replace")):
         result.rule_out("a multi-line JSON document")
+
+
+def wanted_lines(path: Path, max_line_bytes: int, wanted: set[int]) -> pa.Table | None:
+    """These physical lines as the line-by-line path splits them (columns line, raw), or None when one
+    of them is not there as text (missing, too long, not UTF-8): the whole file then goes line by line."""
+    numbers = pa.array(sorted(wanted), pa.int64())
+    found: list[pa.Table] = []
+    for block in line_blocks(RawFile(path), max_line_bytes):
+        if any(line in wanted for line, *_ in block.rejects):
+            return None
+        if block.table is not None:
+            found.append(block.table.filter(pc.is_in(block.table.column("line"), value_set=numbers)))
+    table = pa.concat_tables(found) if found else None
+    return table if table is not None and table.num_rows == len(wanted) else None

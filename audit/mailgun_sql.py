@@ -5,11 +5,11 @@ stg_events once rejected rows and duplicates are deleted and the extra columns d
 millions of rows would cost as much as a third of the load).
 
 The line-by-line statement (BLOCK_SQL) is the exact path for files the fast reader cannot take
-(other shapes, broken lines, documents): a line pays two JSON parses (its top-level keys, then the
-13 slots of its shape) and the per-field diagnosis runs only for lines whose types are not already
-right. Key lists are hashed and compared with the lists Python already checked (few distinct lists
-exist), so the repeated-key check runs per list, not per line. TRY() turns a malformed line into
-NULL keys instead of failing the block.
+(other shapes, broken lines, documents) and for rows the fast statement could not decide: a line
+pays two JSON parses (its top-level keys, then the 13 slots of its shape) and the per-field
+diagnosis runs only for lines whose types are not already right. Key lists are hashed and compared
+with the lists Python already checked (few distinct lists exist), so the repeated-key check runs per
+list, not per line. TRY() turns a malformed line into NULL keys instead of failing the block.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ EXTRA = {
     "sha": "VARCHAR",  # SHA-256 of the raw line, for rejected rows only
     "page": "VARCHAR",  # raw text of an API page line until it is expanded
     "shape": "VARCHAR",
-    "keys": "VARCHAR[]",  # top-level keys, only when not already known to be fine
+    "keys": "VARCHAR",  # top-level keys as a JSON array, only when not already known to be fine (a
+    # LIST column costs every row of the fast path a child vector even when NULL)
 }
 MG_ROWS = "CREATE OR REPLACE TABLE mg_rows ({})".format(
     ", ".join(f'"{name}" {kind}' for name, kind in {**STG_EVENTS, **EXTRA}.items())
@@ -211,7 +212,7 @@ SELECT line, item, code, event_at, shape,
          END AS detail,
     CASE WHEN code NOT IN ('blank', 'page') THEN sha256(raw) END AS sha,
     CASE WHEN code = 'page' THEN raw END AS page,
-    CASE WHEN code IS NULL AND NOT good_keys THEN all_keys END AS keys,
+    CASE WHEN code IS NULL AND NOT good_keys THEN CAST(to_json(all_keys) AS VARCHAR) END AS keys,
     {values(SLOT_LIST)}
 FROM coded
 )

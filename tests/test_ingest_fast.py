@@ -99,9 +99,11 @@ def test_one_read_of_many_dumps_gives_the_line_by_line_result(
     assert fast[1] == slow[1]
     assert fast[2] == slow[2]
     names = [Path(s.path).name for s in fast[0]]
-    # not-JSON (reader fails), a blank line (row count short) and a JSON null go line by line
+    # not-JSON (reader fails) and a blank line (row count short) go line by line; a JSON null or a
+    # wrong type is one row rechecked by the line-by-line statement, its file stays on the fast path
     assert [names[no] for no in kept] == [
-        "1-clean.jsonl", "2-gzip.jsonl.gz", "5-types.jsonl", "7-copy.jsonl", "8-conflict.jsonl",
+        "1-clean.jsonl", "2-gzip.jsonl.gz", "5-types.jsonl", "6-null.jsonl", "7-copy.jsonl",
+        "8-conflict.jsonl",
     ]  # fmt: skip
     codes = {(Path(r[0]).name, r[1], r[2]) for r in fast[1]}
     assert codes == {
@@ -160,7 +162,7 @@ def test_errors_come_in_input_order(tmp_path: Path) -> None:
 def test_a_line_without_any_field_read_far_from_the_samples_is_judged_exactly(
     tmp_path: Path, odd: str
 ) -> None:
-    lines = good(6000, "g")  # past the first MiB, whose every line is a sample
+    lines = good(6000, "g")  # far past the first 256 KiB, whose every line is a sample
     assert sum(len(x) + 1 for x in lines) > 1 << 20
     write(tmp_path / "d.jsonl", [*lines, odd, *good(3, "h")])
     stats, rejects, rows = run({"mg.gitlab.com": str(tmp_path / "d.jsonl")})
@@ -185,3 +187,79 @@ def test_a_reader_error_naming_no_file_gives_each_file_its_own_statement(
     stats, rejects, rows = run({"mg.gitlab.com": str(tmp_path / "*.jsonl")})
     assert calls == [2, 1, 1]
     assert [s.rows_loaded for s in stats] == [5, 5] and rejects == [] and len(rows) == 10
+
+
+def kept_by_fast_path(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The file numbers still on the fast path once its doubtful rows were rechecked."""
+    kept: list[int] = []
+    real = mailgun._recheck
+
+    def spy(con: Any, cfg: Any, files: Any, outcomes: dict[int, Any], *args: Any) -> None:
+        real(con, cfg, files, outcomes, *args)
+        kept.extend(sorted(outcomes))
+
+    monkeypatch.setattr(mailgun, "_recheck", spy)
+    return kept
+
+
+# The reader turns a number, boolean, object or array into text when a column is VARCHAR: the fast
+# path must still reject each as the line-by-line path does, and keep strings that only look alike.
+ODD_VALUES = [
+    ({"id": 12}, "bad_type"),
+    ({"id": -0.5}, "bad_type"),
+    ({"event": True}, "bad_type"),
+    ({"recipient": {"a": 1}}, "bad_type"),
+    ({"recipient": [1]}, "bad_type"),
+    ({"id": float("nan")}, "bad_type"),  # json.dumps writes NaN, which both readers accept
+    ({"event": float("-inf")}, "bad_type"),
+    ({"id": 1e300 * 1e10}, "bad_type"),
+    ({"event": False}, "bad_type"),
+    ({"id": None}, "missing_id"),
+    ({"recipient": ""}, "missing_recipient"),
+    ({"timestamp": "1763630000.5"}, "bad_type"),
+    ({"delivery-status": {"code": 250.5}}, "bad_type"),
+    ({"domain": {"name": 7}}, "bad_type"),
+    ({"id": "12"}, None),
+    ({"id": " 1e5"}, None),
+    ({"event": "true"}, None),
+    ({"id": "nan"}, None),
+    ({"id": "Infinity"}, None),
+    ({"recipient": "inf@example.com"}, None),
+    ({"id": "-"}, None),
+    ({"recipient": "[x]@example.com"}, None),
+    ({"id": '{"a": 1}'}, None),
+    ({"id": 'caf\u00e9\\"q'}, None),
+    ({"domain": {"name": "Mg.GitLab.com "}}, None),
+]
+
+
+@pytest.mark.parametrize(("extra", "code"), ODD_VALUES)
+def test_a_value_read_as_text_is_judged_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: dict[str, Any], code: str | None
+) -> None:
+    lines = good(6000, "g")  # the odd line is far from the sampled first 256 KiB
+    write(tmp_path / "d.jsonl", [*lines, line("odd", **extra), *good(3, "h")])
+    inputs = {"mg.gitlab.com": str(tmp_path / "d.jsonl")}
+    kept = kept_by_fast_path(monkeypatch)
+    fast = run(inputs)
+    assert kept == [0]
+    monkeypatch.setattr(mailgun, "load_fast", lambda *args: None)
+    slow = run(inputs)
+    assert (accounting(fast[0]), fast[1], fast[2]) == (accounting(slow[0]), slow[1], slow[2])
+    assert [(r[1], r[2]) for r in fast[1]] == ([] if code is None else [(6001, code)])
+    assert fast[0][0].rows_loaded == 6004 - (code is not None)
+
+
+def test_a_line_of_another_shape_far_from_the_samples_sends_its_file_line_by_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = json.dumps({"items": [json.loads(line("p1")), json.loads(line("p2"))], "paging": {}})
+    write(tmp_path / "d.jsonl", [*good(6000, "g"), page, *good(3, "h")])
+    inputs = {"mg.gitlab.com": str(tmp_path / "d.jsonl")}
+    kept = kept_by_fast_path(monkeypatch)
+    fast = run(inputs)
+    assert kept == []
+    monkeypatch.setattr(mailgun, "load_fast", lambda *args: None)
+    slow = run(inputs)
+    assert (accounting(fast[0]), fast[1], fast[2]) == (accounting(slow[0]), slow[1], slow[2])
+    assert fast[0][0].rows_read == 6005 and fast[0][0].notes["api_pages"] == 1
