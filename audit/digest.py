@@ -147,12 +147,14 @@ def _top_rows(con: duckdb.DuckDBPyConnection, name: str) -> tuple[list[dict[str,
     if name == "duplicate_signups":
         extra = ", cluster_id, cluster_size"
         per_unit = (
-            "QUALIFY row_number() OVER (PARTITION BY cluster_id ORDER BY is_primary DESC, account_id) = 1"
+            "QUALIFY row_number() OVER (PARTITION BY cluster_id "
+            "ORDER BY is_primary DESC, account_id, email) = 1"
         )
         units = f"SELECT count(DISTINCT cluster_id) FROM {table}"  # noqa: S608
     cursor = con.execute(
         f"SELECT account_id, email, severity, status, first_seen, evidence, action{extra} "  # noqa: S608
-        f"FROM {table} {per_unit} ORDER BY {SEVERITY_SQL}, status <> 'new', first_seen, account_id "
+        f"FROM {table} {per_unit} ORDER BY {SEVERITY_SQL}, status <> 'new', first_seen, account_id, email, "
+        "evidence "
         f"LIMIT {TOP_ROWS_HTML}"
     )
     columns = [d[0] for d in cursor.description or []]

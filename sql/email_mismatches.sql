@@ -21,4 +21,4 @@ WHERE nullif(trim(uid), '') IS NOT NULL
   AND nullif(trim(gitlab_email), '') IS NOT NULL
   AND email_norm IS NOT NULL
   AND lower(trim(gitlab_email)) <> email_norm
-ORDER BY account_id
+ORDER BY account_id, source_line

@@ -41,4 +41,4 @@ SELECT
 FROM stg_accounts a
 JOIN resets r ON r.recipient_norm = a.email_norm AND r.rn = 1
 WHERE a.last_sign_in_at IS NULL OR a.last_sign_in_at < r.sent_at
-ORDER BY a.account_id
+ORDER BY a.account_id, a.source_line

@@ -25,13 +25,14 @@ WITH confirmations AS (
             ELSE c.outcome
         END AS confirmation_outcome,
         nullif(concat_ws(' ', c.failure_reason, CAST(c.failure_code AS VARCHAR)), '') AS confirmation_failure,
-        a.login_activated
+        a.login_activated,
+        a.source_line
     FROM stg_accounts a
     LEFT JOIN confirmations c ON c.recipient_norm = a.email_norm AND c.rn = 1
     WHERE a.confirmed_at IS NULL
 )
 SELECT
-    *,
+    * EXCLUDE (source_line),
     CASE WHEN confirmation_outcome = 'failed permanently' THEN 'high' ELSE 'medium' END AS severity,
     concat(
         'never confirmed; signed up ', strftime(created_at, '%Y-%m-%d'),
@@ -53,4 +54,4 @@ SELECT
         ELSE 'Resend the confirmation mail from the portal admin.'
     END AS action
 FROM flagged
-ORDER BY account_id
+ORDER BY account_id, source_line

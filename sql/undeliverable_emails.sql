@@ -55,4 +55,4 @@ FROM stg_accounts a
 JOIN bad b ON b.recipient_norm = a.email_norm AND b.rn = 1
 LEFT JOIN delivered d ON d.recipient_norm = a.email_norm
 WHERE d.last_delivered_at IS NULL OR d.last_delivered_at < b.event_at
-ORDER BY a.account_id
+ORDER BY a.account_id, a.source_line

@@ -284,3 +284,39 @@ def test_lookback_is_configurable(staged: Any) -> None:
         lookback_days=30,
     )
     assert con.execute("SELECT account_id FROM chk_gitlab_password_resets").fetchall() == [(1,)]
+
+
+# Every check's report, built over two rows that share an account id (the export repeats ids: they are
+# kept and listed in data_quality). Sorting by account id alone would leave their order to the sort.
+TIES = {
+    "unconfirmed_accounts": ({"confirmed_at": None}, []),
+    "gitlab_password_resets": (
+        {"last_sign_in_at": None},
+        [
+            reset("r1", GL, "2026-11-18 09:05", "zed@acme.com"),
+            reset("r2", GL, "2026-11-18 09:05", "amy@acme.com"),
+        ],
+    ),
+    "undeliverable_emails": (
+        {},
+        [
+            failure("f1", GL, "2026-11-18 09:05", "zed@acme.com"),
+            failure("f2", GL, "2026-11-18 09:05", "amy@acme.com"),
+        ],
+    ),
+    "email_mismatches": ({"uid": "42", "gitlab_email": "other@acme.com"}, []),
+}
+
+
+@pytest.mark.parametrize("check", sorted(TIES))
+def test_rows_of_one_account_id_come_in_export_order(staged: Any, con: Any, check: str) -> None:
+    fields, events = TIES[check]
+    first = account(7, "zed@acme.com", source_line=3, **fields)
+    second = account(7, "amy@acme.com", source_line=9, **fields)
+    orders = []
+    for rows in ([first, second], [second, first]):  # the table's physical order, both ways
+        for table in ("stg_accounts", "stg_events", "stg_messages"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+        staged(rows, events)
+        orders.append(con.execute(f"SELECT email FROM chk_{check}").fetchall())
+    assert orders[0] == orders[1] == [("zed@acme.com",), ("amy@acme.com",)]
