@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit.errors import AuditError, DataError
-from audit.rawlines import Overlong, RawFile, whole_lines
+from audit.rawlines import Overlong, RawFile, strip_cr, whole_lines
 
 BLOCK_BYTES = 32 << 20
 LINES_TABLE = "acc_lines"
@@ -62,8 +62,8 @@ def read_lines(
 
 def _bodies(raw: RawFile, max_line_bytes: int, lines: Lines) -> Iterator[tuple[int, bytes]]:
     """(first line number, bytes of whole lines without the last b"\\n"); overlong lines that do not
-    fit a block go to `lines.overlong` (hashed with their b"\\r", as split_lines hashes them)."""
-    for number, item in whole_lines(raw, max_line_bytes, BLOCK_BYTES, strip_cr=False):
+    fit a block go to `lines.overlong` (hashed without their line ending, as every line is)."""
+    for number, item in whole_lines(raw, max_line_bytes, BLOCK_BYTES):
         if isinstance(item, str):
             lines.overlong[number] = item
             lines.count = number
@@ -82,7 +82,7 @@ def _block(
     too_long = pc.greater(pc.binary_length(parts), max_line_bytes)
     if pc.any(too_long).as_py():
         for index in pc.indices_nonzero(too_long).to_pylist():
-            lines.overlong[start + index] = hashlib.sha256(parts[index].as_py()).hexdigest()
+            lines.overlong[start + index] = hashlib.sha256(strip_cr(parts[index].as_py())).hexdigest()
         keep = pc.invert(too_long)
         parts, numbers = parts.filter(keep), numbers.filter(keep)
     try:
@@ -105,10 +105,10 @@ def _block_decoded(
     keep_orig = encoding != "utf-8"
     for offset, part in enumerate(body.split(b"\n")):
         number = start + offset
+        line = strip_cr(part)
         if len(part) > max_line_bytes:
-            lines.overlong[number] = hashlib.sha256(part).hexdigest()
+            lines.overlong[number] = hashlib.sha256(line).hexdigest()
             continue
-        line = part[:-1] if part.endswith(b"\r") else part
         try:
             texts.append(line.decode(encoding))
         except UnicodeDecodeError:

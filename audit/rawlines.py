@@ -161,8 +161,32 @@ class Overlong:
     sha256: str
 
 
-def _strip_cr(line: bytes) -> bytes:
+def strip_cr(line: bytes) -> bytes:
     return line[:-1] if line.endswith(b"\r") else line
+
+
+class LineHash:
+    """SHA-256 of an overlong line fed in pieces, without the b"\r" of a CRLF ending: a trailing
+    b"\r" is held back until more of the line comes (a line of any length is hashed as the short
+    ones are, without its line ending)."""
+
+    def __init__(self, first: bytes = b"") -> None:
+        self._hash = hashlib.sha256()
+        self._cr = False
+        self.size = 0
+        self.update(first)
+
+    def update(self, data: bytes) -> None:
+        if not data:
+            return
+        if self._cr:
+            self._hash.update(b"\r")
+        self._cr = data.endswith(b"\r")
+        self._hash.update(data[:-1] if self._cr else data)
+        self.size += len(data)
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
 
 
 def split_lines(
@@ -170,8 +194,7 @@ def split_lines(
 ) -> Iterator[tuple[int, bytes | Overlong]]:
     """Physical lines: (1-based number, bytes without the line ending) or an Overlong marker."""
     number, carry = 1, b""
-    skipping: Any = None  # hashlib object while inside an overlong line
-    size = 0
+    skipping: LineHash | None = None  # while inside an overlong line
     for data in raw.chunks(chunk):
         start = 0
         while True:
@@ -179,26 +202,25 @@ def split_lines(
             piece = data[start:] if end < 0 else data[start:end]
             if skipping is not None:
                 skipping.update(piece)
-                size += len(piece)
             elif len(carry) + len(piece) > max_line_bytes:
-                skipping, size = hashlib.sha256(carry + piece), len(carry) + len(piece)
+                skipping = LineHash(carry + piece)
                 carry = b""
             elif end < 0:
                 carry += piece
             if end < 0:
                 break
             if skipping is not None:
-                yield number, Overlong(size, skipping.hexdigest())
+                yield number, Overlong(skipping.size, skipping.hexdigest())
                 skipping = None
             else:
-                yield number, _strip_cr(carry + piece)
+                yield number, strip_cr(carry + piece)
                 carry = b""
             number += 1
             start = end + 1
     if skipping is not None:
-        yield number, Overlong(size, skipping.hexdigest())
+        yield number, Overlong(skipping.size, skipping.hexdigest())
     elif carry:
-        yield number, _strip_cr(carry)
+        yield number, strip_cr(carry)
 
 
 @dataclass
@@ -210,22 +232,20 @@ class Block:
     rejects: list[Reject] = field(default_factory=list)
 
 
-def whole_lines(
-    raw: RawFile, max_line_bytes: int, block_bytes: int, strip_cr: bool = True
-) -> Iterator[tuple[int, bytes | str]]:
+def whole_lines(raw: RawFile, max_line_bytes: int, block_bytes: int) -> Iterator[tuple[int, bytes | str]]:
     """Blocks of whole lines, split without a Python step per line.
 
     Yields (first line number, the lines' bytes without the last b"\\n"), or (line number, SHA-256 hex)
     for a line longer than `max_line_bytes` that runs past a block: it is hashed while streaming, never
-    held. `strip_cr`: whether the hash of such a line leaves out a b"\\r" before its b"\\n".
+    held, and without its line ending (LineHash).
     """
     number, carry = 1, b""
-    skipping: Any = None
+    skipping: LineHash | None = None
     for data in raw.chunks(block_bytes):
         if skipping is not None:
             newline = data.find(b"\n")
             end = data if newline < 0 else data[:newline]
-            skipping.update(_strip_cr(end) if strip_cr and newline >= 0 else end)
+            skipping.update(end)
             if newline < 0:
                 continue
             yield number, skipping.hexdigest()
@@ -234,14 +254,14 @@ def whole_lines(
         cut = data.rfind(b"\n")
         if cut < 0:
             carry = b"" if len(data) > max_line_bytes else data
-            skipping = hashlib.sha256(data) if len(data) > max_line_bytes else None
+            skipping = LineHash(data) if len(data) > max_line_bytes else None
             continue
         body = data[:cut]
         yield number, body
         number += body.count(b"\n") + 1
         carry = data[cut + 1 :]
         if len(carry) > max_line_bytes:
-            skipping, carry = hashlib.sha256(carry), b""
+            skipping, carry = LineHash(carry), b""
     if skipping is not None:
         yield number, skipping.hexdigest()
     elif carry:
@@ -280,7 +300,7 @@ def _block_checked(body: bytes, start: int, batch_rows: int) -> Block:
     rejects: list[Reject] = []
     parts = body.split(b"\n")
     for offset, part in enumerate(parts):
-        line = _strip_cr(part)
+        line = strip_cr(part)
         try:
             texts.append(line.decode("utf-8"))
             numbers.append(start + offset)

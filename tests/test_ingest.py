@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from audit.accounts import load_accounts, parse_timestamp
 from audit.config import Config, EventsInput
 from audit.errors import DataError, InputError
 from audit.inputs import Rejects
 from audit.mailgun import load_events
+from audit.rawlines import LineHash, Overlong, RawFile, split_lines, strip_cr
 
 HEADER = "id,email,first_name,last_name,created_at,confirmed_at,last_sign_in_at,login_activated,sign_in_count"
 
@@ -268,3 +272,32 @@ def test_truncated_gzip_stops_the_run(tmp_path: Path) -> None:
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(DataError, match="gzip data is truncated"):
         load_events(duckdb.connect(), Config(), (EventsInput("mg.gitlab.com", str(path)),), Rejects())
+
+
+@given(
+    body=st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")),
+    ending=st.sampled_from([b"", b"\r"]),
+    cuts=st.lists(st.integers(min_value=0, max_value=41), max_size=4),
+)
+def test_a_line_hashed_in_pieces_leaves_out_the_cr_of_its_ending(
+    body: bytes, ending: bytes, cuts: list[int]
+) -> None:
+    """However the line is cut into pieces (a lone b"\\r" at the end of one of them included)."""
+    line = body + ending
+    bounds = sorted({min(c, len(line)) for c in cuts})
+    pieces = [line[a:b] for a, b in zip([0, *bounds], [*bounds, len(line)], strict=True)]
+    digest = LineHash()
+    for piece in pieces:
+        digest.update(piece)
+    assert digest.hexdigest() == hashlib.sha256(strip_cr(line)).hexdigest()
+    assert digest.size == len(line)
+
+
+@pytest.mark.parametrize("chunk", [7, 8, 64])
+def test_split_lines_hashes_an_overlong_crlf_line_without_its_ending(tmp_path: Path, chunk: int) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b"short\r\n" + b"y" * 40 + b"\r\n" + b"z" * 30 + b"\r")
+    lines = list(split_lines(RawFile(path), max_line_bytes=20, chunk=chunk))
+    assert lines[0] == (1, b"short")
+    assert lines[1] == (2, Overlong(41, hashlib.sha256(b"y" * 40).hexdigest()))
+    assert lines[2] == (3, Overlong(31, hashlib.sha256(b"z" * 30).hexdigest()))

@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from audit import accounts_lines
 from audit.accounts import load_accounts
 from audit.config import Config
 from audit.errors import ConfigError, DataError, InputError
@@ -215,6 +216,22 @@ def test_a_line_longer_than_the_limit_is_rejected_unread(tmp_path: Path) -> None
     stats, rejects, _ = load(
         tmp_path, "\n".join([HEADER, *good(3), long_row, row(6)]) + "\n", max_line_bytes=1024
     )
+    assert counts(stats)[3:] == (5, 4, 1)
+    assert rejects == [
+        (5, "line_too_long", "line is longer than inputs.max_line_bytes", sha256_hex(long_row))
+    ]
+
+
+@pytest.mark.parametrize("block_bytes", [None, 4096])  # the line inside a block, or running past blocks
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_a_long_crlf_line_is_hashed_without_its_line_ending(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_bytes: int | None, encoding: str
+) -> None:
+    if block_bytes is not None:
+        monkeypatch.setattr(accounts_lines, "BLOCK_BYTES", block_bytes)
+    long_row = row(5, last_name="x" * 9000)
+    text = "\r\n".join([HEADER, *good(3), long_row, row(6)]) + "\r\n"
+    stats, rejects, _ = load(tmp_path, text, max_line_bytes=1024, encoding=encoding)
     assert counts(stats)[3:] == (5, 4, 1)
     assert rejects == [
         (5, "line_too_long", "line is longer than inputs.max_line_bytes", sha256_hex(long_row))
