@@ -2,7 +2,8 @@
 
 Dumps overlap from one night to the next and Mailgun forgets after a few days, so a night's run
 skips every dump whose sha256 the state already holds, de-duplicates new events against the state's
-events on (domain, id), and then checks the union.
+events on (domain, id), and then checks the union. The state's events are classified again (domain
+role, mail kind) with this run's configuration first.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any
 
 import duckdb
 
-from audit.config import EventsInput
+from audit.config import Config, EventsInput
 from audit.inputs import InputStats, expand, sha256_many, sha256_of
+from audit.mailgun_sql import RECLASSIFY, class_lists
 from audit.schema import STG_EVENTS
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,12 @@ def new_dumps(
     if skipped:
         log.info("%d dump(s) already read by an earlier run are skipped", len(skipped))
     return tuple(to_read), skipped
+
+
+def reclassify_state_events(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
+    """The state's events as this run's [domains] and subjects classify them (not as when first read)."""
+    lists = class_lists(cfg)
+    con.execute(RECLASSIFY, {k: lists[k] for k in ("gitlab", "portal", "reset", "confirm", "kind_first")})
 
 
 def merge_state_events(con: duckdb.DuckDBPyConnection, stats: list[InputStats]) -> int:

@@ -29,7 +29,7 @@ from audit.mailgun_docs import PageError, looks_like_document, page_items, read_
 from audit.mailgun_fast import RECHECK, Candidate, Outcome, load_fast
 from audit.mailgun_scan import wanted_lines
 from audit.mailgun_shapes import KNOWN_EVENTS, key_problems, message, safe_event, safe_key
-from audit.mailgun_sql import MACROS, MG_ROWS, bind, block_sql, params, role
+from audit.mailgun_sql import MACROS, MG_ROWS, bind, block_sql, class_lists, params, role
 from audit.rawlines import Block, RawFile, line_blocks
 
 __all__ = ["create_empty_events", "load_events"]
@@ -90,14 +90,7 @@ def load_events(
     con.execute(MG_ROWS).fetchall()
     for macro in MACROS:
         con.execute(macro).fetchall()
-    lists = {
-        "gitlab": list(cfg.gitlab_domains),
-        "portal": list(cfg.portal_domains),
-        "reset": [s.strip().lower() for s in cfg.reset_subjects],
-        "confirm": [s.strip().lower() for s in cfg.confirmation_subjects],
-    }
-    # a subject can only be a reset or confirmation if it starts like one (or with blanks): a cheap test
-    lists["kind_first"] = sorted({s[:1] for s in lists["reset"] + lists["confirm"]} | {" ", "\t"})
+    lists = class_lists(cfg)
     keys = _KeyLists([], set())
     files: list[_File] = []
     plan: list[_File | InputError] = []  # files in input order; a pattern that matched nothing in its place

@@ -18,6 +18,7 @@ import datetime as dt
 import re
 
 from audit import mailgun_shapes as shapes
+from audit.config import Config
 from audit.schema import STG_EVENTS
 
 EXTRA = {
@@ -242,6 +243,32 @@ def params(
         "nested_item": list(shapes.NESTED_OBJECTS),
         "nested_webhook": ['$."event-data"' + p[1:] for p in shapes.NESTED_OBJECTS],
     }
+
+
+def class_lists(cfg: Config) -> dict[str, list[str]]:
+    """The configured domains and subjects as the $gitlab, $portal, $reset, $confirm, $kind_first lists."""
+    lists = {
+        "gitlab": list(cfg.gitlab_domains),
+        "portal": list(cfg.portal_domains),
+        "reset": [s.strip().lower() for s in cfg.reset_subjects],
+        "confirm": [s.strip().lower() for s in cfg.confirmation_subjects],
+    }
+    # a subject can only be a reset or confirmation if it starts like one (or with blanks): a cheap test
+    lists["kind_first"] = sorted({s[:1] for s in lists["reset"] + lists["confirm"]} | {" ", "\t"})
+    return lists
+
+
+# Kept events of earlier runs, classified again with this run's [domains] and subjects: a domain or
+# subject added to (or taken out of) the configuration applies to the state's events too.
+RECLASSIFY = f"""
+UPDATE hist_events SET domain_role = r, mail_kind = k FROM (
+    SELECT rowid AS rid,
+        CASE WHEN list_contains($gitlab, domain) THEN 'gitlab'
+             WHEN list_contains($portal, domain) THEN 'portal' ELSE 'other' END AS r,
+        {MAIL_KIND.replace("code IS NOT NULL", "false")} AS k
+    FROM hist_events)
+WHERE hist_events.rowid = rid AND (domain_role IS DISTINCT FROM r OR mail_kind IS DISTINCT FROM k)
+"""  # noqa: S608 - constants
 
 
 def role(domain: str, cfg_lists: dict[str, list[str]]) -> str:

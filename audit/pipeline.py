@@ -23,7 +23,7 @@ from audit.config import Config, memory_bytes
 from audit.digest import write_digest
 from audit.errors import ConfigError, OutputError
 from audit.history import apply_history, load_history, save_history
-from audit.incremental import dumps_table, merge_state_events, new_dumps
+from audit.incremental import dumps_table, merge_state_events, new_dumps, reclassify_state_events
 from audit.inputs import InputStats, Rejects
 from audit.lock import run_lock
 from audit.mailgun import create_empty_events, load_events
@@ -155,6 +155,7 @@ def run_audit(cfg: Config) -> RunResult:
             try:
                 with timer.stage("load_history"):
                     load_history(con, cfg.state_path, cfg.as_of)
+                    reclassify_state_events(con, cfg)
                 result = _run(con, cfg, folder, timer)
                 manifest = _manifest(cfg, result, started_at)
                 with timer.stage("digest"):

@@ -226,3 +226,24 @@ def test_config_paths_must_stay_inside_the_allowed_folders(tmp_path: Path, escap
     code, _, stderr = cli("run", "--config", str(config), "-q")
     assert code == 78
     assert "out = " in stderr and "resolves outside the allowed folders" in stderr
+
+
+def test_the_states_events_follow_a_changed_configuration(tmp_path: Path) -> None:
+    """Events kept from earlier nights are classified with tonight's [domains] and subjects."""
+    nightly, full = tmp_path / "nightly", tmp_path / "full"
+    assert cli(*sample_args(nightly, "2026-11-19", ["2026-11-1[0-9]"]), "--quiet")[0] == 0
+    assert report_rows(nightly / "2026-11-19", "gitlab_password_resets")  # the sample has resets
+    config = tmp_path / "renamed.toml"
+    config.write_text(
+        '[checks]\nreset_subjects = ["Your password reset link"]\n'
+        '[domains]\ngitlab = ["mg.gitlab.com"]\nportal = ["customers.gitlab.com", "mg.about.gitlab.com"]\n'
+        f'[paths]\nroots = ["{tmp_path}", "{SAMPLE}"]\n'
+    )
+    for out in (nightly, full):
+        code, _, stderr = cli(*sample_args(out), "--config", str(config), "--quiet")
+        assert code == 0, stderr
+    manifest = json.loads((nightly / AS_OF / "manifest.json").read_text())
+    assert manifest["events_from_state"] > 0 and len(manifest["dumps_skipped"]) == 27
+    for name in ("unconfirmed_accounts", "gitlab_password_resets", "undeliverable_emails"):
+        assert report_rows(nightly / AS_OF, name) == report_rows(full / AS_OF, name), name
+    assert report_rows(full / AS_OF, "gitlab_password_resets") == []
