@@ -3,10 +3,12 @@
 It is the independent half of the accounting: it hashes the file as stored and counts the raw
 newlines of the decompressed bytes; the reader must return exactly that many rows (a blank line,
 which the reader skips, therefore sends the file line by line). It rules out a BOM and multi-line
-documents, keeps sample lines for the key check (every line of the first 256 KiB, then one line
-per 256 KiB: a drifting export changes every line, so drift shows up in the sample, and a file with any
+documents, keeps sample lines for the key check (every line of the first MiB, then one line per
+64 KiB: a drifting export changes every line, so drift shows up in the sample, and a file with any
 sign of it is loaded line by line, which checks every line) and sentinel lines that prove the
-reader kept the file's order. wanted_lines fetches the few lines the reader could not decide.
+reader kept the file's order; it also measures the longest line (DuckDB's reader does not enforce
+maximum_object_size, so a file with a line over inputs.max_line_bytes goes line by line).
+wanted_lines fetches the few lines the reader could not decide.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit.mailgun_docs import looks_like_document
-from audit.rawlines import GZIP_MAGIC, RawFile, count_newlines, line_blocks
+from audit.rawlines import GZIP_MAGIC, RawFile, line_blocks, newline_gaps
 
 CHUNK = 1 << 20  # small enough to stay in cache while hashed and counted; one sentinel each
-EXACT_BYTES = 256 << 10  # every line of the first 256 KiB is a sample
-STRIDE = 256 << 10  # then one line per 256 KiB
+EXACT_BYTES = 1 << 20  # every line of the first MiB is a sample
+STRIDE = 64 << 10  # then one line per 64 KiB
 MAX_SAMPLE_LINE = 1 << 20
 
 
@@ -31,6 +33,7 @@ class Scan:
     raw: RawFile
     gzip: bool = False
     newlines: int = 0
+    longest: int = 0  # bytes of the longest line, without its b"\\n" (a b"\\r" before it counts)
     fast: bool = True
     why: str = ""  # why the fast path is ruled out
     samples: list[bytes] = field(default_factory=list)
@@ -54,16 +57,21 @@ def scan(path: Path) -> Scan:
     result = Scan(raw, gzip=head == GZIP_MAGIC)
     seen = 0
     carry = b""  # the start of the line that continues in the next chunk (kept short)
+    running = 0  # bytes of the line that continues in the next chunk
     for data in raw.chunks(CHUNK, reuse=True):
         before = result.newlines
-        result.newlines += count_newlines(data)
+        count, gap = newline_gaps(data)
+        result.newlines += count
         first = data.find(b"\n")
         if seen == 0:
             _check_start(result, data[: first if first >= 0 else MAX_SAMPLE_LINE])
         if first < 0:
             carry = (carry + data)[:MAX_SAMPLE_LINE]
             seen += len(data)
+            running += len(data)
             continue
+        result.longest = max(result.longest, running + first, gap)
+        running = len(data) - data.rfind(b"\n") - 1
         head_line = (carry + data[:first])[:MAX_SAMPLE_LINE]  # line `before + 1`
         if seen < EXACT_BYTES:
             last = data.rfind(b"\n", 0, EXACT_BYTES - seen) if len(data) > EXACT_BYTES - seen else -1
@@ -87,6 +95,7 @@ def scan(path: Path) -> Scan:
         end = data.rfind(b"\n")
         carry = data[end + 1 : end + 1 + MAX_SAMPLE_LINE]
         seen += len(data)
+    result.longest = max(result.longest, running)
     if raw.bom:
         result.rule_out("a byte order mark")
     if carry:

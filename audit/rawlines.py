@@ -153,6 +153,16 @@ def count_newlines(data: bytes) -> int:
     return int((series == NEWLINE).sum())
 
 
+def newline_gaps(data: bytes) -> tuple[int, int]:
+    """(raw b"\\n" count, the longest run of bytes between two of them, or -1 with fewer than two)."""
+    view = pa.Array.from_buffers(pa.uint8(), len(data), [None, pa.py_buffer(data)])
+    series = pl.from_arrow(view)
+    assert isinstance(series, pl.Series)
+    where = (series == NEWLINE).arg_true()
+    gap = where.diff().max() if len(where) >= 2 else None
+    return len(where), -1 if gap is None else int(gap) - 1  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
 class Overlong:
     """A line longer than the limit: only its size and hash were kept."""

@@ -162,7 +162,7 @@ def test_errors_come_in_input_order(tmp_path: Path) -> None:
 def test_a_line_without_any_field_read_far_from_the_samples_is_judged_exactly(
     tmp_path: Path, odd: str
 ) -> None:
-    lines = good(6000, "g")  # far past the first 256 KiB, whose every line is a sample
+    lines = good(6000, "g")  # past the first MiB, whose every line is a sample
     assert sum(len(x) + 1 for x in lines) > 1 << 20
     write(tmp_path / "d.jsonl", [*lines, odd, *good(3, "h")])
     stats, rejects, rows = run({"mg.gitlab.com": str(tmp_path / "d.jsonl")})
@@ -222,6 +222,10 @@ ODD_VALUES = [
     ({"id": "12"}, None),
     ({"id": " 1e5"}, None),
     ({"event": "true"}, None),
+    ({"event": "Failed"}, None),  # lower-cased on both paths
+    ({"delivery-status": {"code": 550, "description": 1e-7, "message": 1.5e308}}, None),  # kept as written
+    ({"reason": -2.5e-5, "severity": 3}, None),
+    ({"message": {"headers": {"subject": "2 new issues", "message-id": "20261111.cc44@x"}}}, None),
     ({"id": "nan"}, None),
     ({"id": "Infinity"}, None),
     ({"recipient": "inf@example.com"}, None),
@@ -237,7 +241,7 @@ ODD_VALUES = [
 def test_a_value_read_as_text_is_judged_exactly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: dict[str, Any], code: str | None
 ) -> None:
-    lines = good(6000, "g")  # the odd line is far from the sampled first 256 KiB
+    lines = good(6000, "g")  # the odd line is past the sampled first MiB
     write(tmp_path / "d.jsonl", [*lines, line("odd", **extra), *good(3, "h")])
     inputs = {"mg.gitlab.com": str(tmp_path / "d.jsonl")}
     kept = kept_by_fast_path(monkeypatch)
@@ -248,6 +252,18 @@ def test_a_value_read_as_text_is_judged_exactly(
     assert (accounting(fast[0]), fast[1], fast[2]) == (accounting(slow[0]), slow[1], slow[2])
     assert [(r[1], r[2]) for r in fast[1]] == ([] if code is None else [(6001, code)])
     assert fast[0][0].rows_loaded == 6004 - (code is not None)
+
+
+def test_event_names_are_lower_cased_on_the_fast_path_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "d.jsonl", [line(f"e{i}", event="Delivered") for i in range(5)])
+    inputs = {"mg.gitlab.com": str(tmp_path / "d.jsonl")}
+    kept = kept_by_fast_path(monkeypatch)
+    fast = run(inputs)
+    assert kept == [0]
+    assert {row[3] for row in fast[2]} == {"delivered"}  # stg_events.event
+    assert "unknown_events" not in fast[0][0].notes
 
 
 def test_a_line_of_another_shape_far_from_the_samples_sends_its_file_line_by_line(
@@ -263,3 +279,33 @@ def test_a_line_of_another_shape_far_from_the_samples_sends_its_file_line_by_lin
     slow = run(inputs)
     assert (accounting(fast[0]), fast[1], fast[2]) == (accounting(slow[0]), slow[1], slow[2])
     assert fast[0][0].rows_read == 6005 and fast[0][0].notes["api_pages"] == 1
+
+
+@pytest.mark.parametrize("limit", [1024, None])  # a small configured limit, and the default 1 MiB
+def test_a_line_over_the_limit_far_from_the_samples_is_rejected_as_line_by_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int | None
+) -> None:
+    cfg = {} if limit is None else {"max_line_bytes": limit}
+    size = Config(**cfg).max_line_bytes
+    long = line("long", **{"user-variables": {"note": "x" * size}})  # valid JSON, one byte too many at most
+    write(tmp_path / "d.jsonl", [*good(6000, "g"), long, *good(3, "h")])
+    inputs = {"mg.gitlab.com": str(tmp_path / "d.jsonl")}
+    kept = kept_by_fast_path(monkeypatch)
+    fast = run(inputs, **cfg)
+    assert kept == []
+    monkeypatch.setattr(mailgun, "load_fast", lambda *args: None)
+    slow = run(inputs, **cfg)
+    assert (accounting(fast[0]), fast[1], fast[2]) == (accounting(slow[0]), slow[1], slow[2])
+    assert [(r[1], r[2]) for r in fast[1]] == [(6001, "line_too_long")]
+
+
+def test_a_line_just_within_the_limit_stays_on_the_fast_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = line("edge", **{"user-variables": {"note": ""}})
+    exact = body.replace('"note": ""', '"note": "' + "y" * (2048 - len(body)) + '"')
+    assert len(exact) == 2048
+    write(tmp_path / "d.jsonl", [*good(10, "g"), exact, *good(3, "h")])
+    kept = kept_by_fast_path(monkeypatch)
+    stats, rejects, _ = run({"mg.gitlab.com": str(tmp_path / "d.jsonl")}, max_line_bytes=2048)
+    assert kept == [0] and rejects == [] and stats[0].rows_loaded == 14
