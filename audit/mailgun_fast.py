@@ -66,15 +66,6 @@ DOUBTFUL = (
     "THEN TRY_CAST({0} AS DOUBLE) IS NOT NULL WHEN ord({0}) IN (123, 91) THEN true "
     "ELSE {0} IN ('true', 'false') END)"
 )
-# Descriptive text is kept as text whatever its JSON type, but a float the reader turned into text is
-# written by DuckDB ('1e-07'), not as the line has it ('1e-7'): such a value (short, starting like a
-# number, parsing as one) sends its row to the recheck too. Message ids and most subjects fail the
-# cheap length or first-character test and never pay for the cast.
-NUMBERISH = (
-    "(CASE WHEN strlen({0}) <= 25 AND ord({0}) BETWEEN 45 AND 57 "
-    "THEN TRY_CAST({0} AS DOUBLE) IS NOT NULL ELSE false END)"
-)
-DESCRIPTIVE = ("subject", "message_id", "severity_text", "reason_text", "description_text", "message_text")
 # Everything in its place, checked with the cheapest operations: the casts fail for anything but a
 # number and a domain.name, when given, is a JSON string. Any other row is marked RECHECK and later
 # replaced by the line-by-line statement's row for the same line, which names the problem exactly.
@@ -83,8 +74,7 @@ FAST_OK = (
     f"AND NOT {DOUBTFUL.format('id')} AND NOT {DOUBTFUL.format('event_text')} "
     f"AND NOT {DOUBTFUL.format('recipient')} "
     "AND epoch BETWEEN $lo AND $hi AND (code_text IS NULL OR dcode = TRY_CAST(code_text AS DOUBLE)) "
-    "AND (domain_text IS NULL OR starts_with(domain_text, '\"')) "
-    + " ".join(f"AND NOT coalesce({NUMBERISH.format(x)}, false)" for x in DESCRIPTIVE)
+    "AND (domain_text IS NULL OR starts_with(domain_text, '\"'))"
 )
 RECHECK = "recheck"
 
@@ -159,7 +149,7 @@ def load_fast(
     if not candidates:
         return {}
     with ThreadPoolExecutor(max_workers=SCAN_WORKERS) as pool:
-        scans = {c.no: pool.submit(scan, Path(c.path)) for c in candidates}
+        scans = {c.no: pool.submit(scan, Path(c.path), int(params["max_bytes"])) for c in candidates}
         results = {no: _result(future) for no, future in scans.items()}
     failed = _insert(con, candidates, params)
     counts: dict[int | None, tuple[int, int, int]] = {}
@@ -170,7 +160,7 @@ def load_fast(
         counts[no] = (n, first, last)
     for c in candidates:
         if c.no not in why:
-            reason = _ruled_out(c.no in failed, results[c.no], counts.get(c.no), int(params["max_bytes"]))
+            reason = _ruled_out(c.no in failed, results[c.no], counts.get(c.no))
             if reason is not None:
                 why[c.no] = reason
     for no, reason in _sample_problems(
@@ -265,17 +255,13 @@ def _compression(path: str) -> str | None:
         return None
 
 
-def _ruled_out(
-    failed: bool, result: Scan | None, counts: tuple[int, int, int] | None, max_bytes: int
-) -> str | None:
+def _ruled_out(failed: bool, result: Scan | None, counts: tuple[int, int, int] | None) -> str | None:
     if failed:
         return "reader failed"
     if result is None:
         return "the file cannot be read"
     if not result.fast:
         return result.why
-    if result.longest > max_bytes:  # the reader does not enforce maximum_object_size
-        return "a line is longer than inputs.max_line_bytes"
     inserted, first, last = counts if counts is not None else (0, 0, -1)
     if inserted != result.lines:
         return f"reader saw {inserted} lines, the raw count is {result.lines}"

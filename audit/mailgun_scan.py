@@ -20,12 +20,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit.mailgun_docs import looks_like_document
-from audit.rawlines import GZIP_MAGIC, RawFile, line_blocks, newline_gaps
+from audit.rawlines import GZIP_MAGIC, RawFile, count_newlines, line_blocks, newline_gaps
 
 CHUNK = 1 << 20  # small enough to stay in cache while hashed and counted; one sentinel each
 EXACT_BYTES = 1 << 20  # every line of the first MiB is a sample
 STRIDE = 64 << 10  # then one line per 64 KiB
 MAX_SAMPLE_LINE = 1 << 20
+TOO_LONG = "a line is longer than inputs.max_line_bytes (the reader does not enforce a limit)"
 
 
 @dataclass
@@ -33,7 +34,6 @@ class Scan:
     raw: RawFile
     gzip: bool = False
     newlines: int = 0
-    longest: int = 0  # bytes of the longest line, without its b"\\n" (a b"\\r" before it counts)
     fast: bool = True
     why: str = ""  # why the fast path is ruled out
     samples: list[bytes] = field(default_factory=list)
@@ -49,8 +49,13 @@ class Scan:
             self.fast, self.why = False, why
 
 
-def scan(path: Path) -> Scan:
-    """Read the file once; errors of the file itself (missing, broken gzip) propagate."""
+def scan(path: Path, max_line_bytes: int) -> Scan:
+    """Read the file once; errors of the file itself (missing, broken gzip) propagate.
+
+    A line longer than `max_line_bytes` (a b"\\r" before its b"\\n" counts) rules the file out. Lines
+    that run past a chunk are measured from the chunk edges; the gaps between newlines inside a chunk
+    are measured (a vectorised pass that costs about as much as the rest of the scan) only when the
+    limit is shorter than the chunk."""
     with path.open("rb") as fh:
         head = fh.read(2)
     raw = RawFile(path)
@@ -60,7 +65,8 @@ def scan(path: Path) -> Scan:
     running = 0  # bytes of the line that continues in the next chunk
     for data in raw.chunks(CHUNK, reuse=True):
         before = result.newlines
-        count, gap = newline_gaps(data)
+        inside = max_line_bytes < len(data) - 2  # can a line over the limit lie inside this chunk?
+        count, gap = newline_gaps(data) if inside else (count_newlines(data), -1)
         result.newlines += count
         first = data.find(b"\n")
         if seen == 0:
@@ -70,7 +76,8 @@ def scan(path: Path) -> Scan:
             seen += len(data)
             running += len(data)
             continue
-        result.longest = max(result.longest, running + first, gap)
+        if max(running + first, gap) > max_line_bytes:
+            result.rule_out(TOO_LONG)
         running = len(data) - data.rfind(b"\n") - 1
         head_line = (carry + data[:first])[:MAX_SAMPLE_LINE]  # line `before + 1`
         if seen < EXACT_BYTES:
@@ -95,7 +102,8 @@ def scan(path: Path) -> Scan:
         end = data.rfind(b"\n")
         carry = data[end + 1 : end + 1 + MAX_SAMPLE_LINE]
         seen += len(data)
-    result.longest = max(result.longest, running)
+    if running > max_line_bytes:
+        result.rule_out(TOO_LONG)
     if raw.bom:
         result.rule_out("a byte order mark")
     if carry:
