@@ -24,7 +24,7 @@ import pyarrow as pa
 from audit.config import Config, EventsInput
 from audit.errors import InputError
 from audit.inputs import InputStats, Rejects, expand, sha256_hex
-from audit.mailgun_dedup import create_empty_events, deduplicate, raw_shas
+from audit.mailgun_dedup import create_empty_events, deduplicate
 from audit.mailgun_docs import PageError, looks_like_document, page_items, read_document, split_document
 from audit.mailgun_fast import RECHECK, Candidate, Outcome, load_fast
 from audit.mailgun_scan import wanted_lines
@@ -341,11 +341,8 @@ def _collect(
     if facts is None:
         facts = _facts(con, f.no).get(f.no, _Facts())
     found = facts.found
-    missing = {(line, item or 0) for line, item, _, _, sha in found if sha is None}
-    shas = raw_shas(f.path, f.document, missing, cfg.max_line_bytes) if missing else {}
-    for line, item, code, detail, sha in found:
-        text = message(code, detail, item)
-        rejects.add_hashed(f.stats.path, line, code, text, sha or shas.get((line, item or 0), ""))
+    for line, item, code, detail, sha in found:  # every problem row comes from BLOCK_SQL, hashed there
+        rejects.add_hashed(f.stats.path, line, code, message(code, detail, item), sha or "")
     f.stats.rows_rejected = early + len(found)
     f.candidates = f.stats.rows_read - f.stats.rows_rejected
     if f.stats.rows_read == 0 and not cfg.allow_empty:

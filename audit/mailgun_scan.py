@@ -76,13 +76,14 @@ def scan(path: Path, max_line_bytes: int) -> Scan:
             seen += len(data)
             running += len(data)
             continue
+        end = data.rfind(b"\n")
         if max(running + first, gap) > max_line_bytes:
             result.rule_out(TOO_LONG)
-        running = len(data) - data.rfind(b"\n") - 1
+        running = len(data) - end - 1
         head_line = (carry + data[:first])[:MAX_SAMPLE_LINE]  # line `before + 1`
         if seen < EXACT_BYTES:
             last = data.rfind(b"\n", 0, EXACT_BYTES - seen) if len(data) > EXACT_BYTES - seen else -1
-            last = last if last > first else data.rfind(b"\n")
+            last = last if last > first else end
             result.samples.append(head_line)
             result.samples.extend(data[first + 1 : last].split(b"\n") if last > first else [])
             position = last + 1
@@ -99,7 +100,6 @@ def scan(path: Path, max_line_bytes: int) -> Scan:
                 break
             result.samples.append(data[start + 1 : stop][:MAX_SAMPLE_LINE])
             position = stop + 1
-        end = data.rfind(b"\n")
         carry = data[end + 1 : end + 1 + MAX_SAMPLE_LINE]
         seen += len(data)
     if running > max_line_bytes:
