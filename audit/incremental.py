@@ -48,7 +48,7 @@ def new_dumps(
 def reclassify_state_events(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     """The state's events as this run's [domains] and subjects classify them (not as when first read)."""
     lists = class_lists(cfg)
-    con.execute(RECLASSIFY, {k: lists[k] for k in ("gitlab", "portal", "reset", "confirm", "kind_first")})
+    con.execute(RECLASSIFY, {k: lists[k] for k in ("gitlab", "portal", "reset", "confirm", "kind_ords")})
 
 
 def merge_state_events(con: duckdb.DuckDBPyConnection, stats: list[InputStats]) -> int:

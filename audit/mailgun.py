@@ -144,7 +144,7 @@ def _recheck(
     cfg: Config,
     files: dict[int, _File],
     outcomes: dict[int, Outcome],
-    lists: dict[str, list[str]],
+    lists: dict[str, list[Any]],
     keys: _KeyLists,
 ) -> None:
     """The rows the fast statement could not decide get the line-by-line statement's row for their line.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 from audit import mailgun_shapes as shapes
 from audit.config import Config
@@ -120,9 +121,11 @@ def values(v: list[str]) -> str:
 
 
 # The subject before " | ", compared without case; only a subject that starts like a configured one
-# (or with blanks) pays for the string functions.
+# (or with a blank, or a non-ASCII character) pays for the string functions. The gate compares the
+# first code point (ord), several times cheaper than lower(subject[1]) and a superset of it.
 MAIL_KIND = """CASE WHEN code IS NOT NULL THEN NULL
-         WHEN subject IS NULL OR NOT list_contains($kind_first, lower(subject[1])) THEN 'other'
+         WHEN subject IS NULL OR NOT (ord(subject) > 127 OR list_contains($kind_ords, ord(subject)))
+         THEN 'other'
          WHEN list_contains($reset, lower(trim(split_part(subject, ' | ', 1)))) THEN 'password_reset'
          WHEN list_contains($confirm, lower(trim(split_part(subject, ' | ', 1)))) THEN 'confirmation'
          ELSE 'other' END"""
@@ -221,7 +224,7 @@ FROM coded
 
 
 def params(
-    cfg_lists: dict[str, list[str]], file_no: int, source_file: str, domain: str, max_bytes: int
+    cfg_lists: dict[str, list[Any]], file_no: int, source_file: str, domain: str, max_bytes: int
 ) -> dict[str, object]:
     """Every parameter of BLOCK_SQL and FAST_SQL (each statement is bound the ones it names)."""
     return {
@@ -245,16 +248,18 @@ def params(
     }
 
 
-def class_lists(cfg: Config) -> dict[str, list[str]]:
-    """The configured domains and subjects as the $gitlab, $portal, $reset, $confirm, $kind_first lists."""
-    lists = {
+def class_lists(cfg: Config) -> dict[str, list[Any]]:
+    """The configured domains and subjects as the $gitlab, $portal, $reset, $confirm, $kind_ords lists."""
+    lists: dict[str, list[Any]] = {
         "gitlab": list(cfg.gitlab_domains),
         "portal": list(cfg.portal_domains),
         "reset": [s.strip().lower() for s in cfg.reset_subjects],
         "confirm": [s.strip().lower() for s in cfg.confirmation_subjects],
     }
-    # a subject can only be a reset or confirmation if it starts like one (or with blanks): a cheap test
-    lists["kind_first"] = sorted({s[:1] for s in lists["reset"] + lists["confirm"]} | {" ", "\t"})
+    # A subject can only be a reset or confirmation if it starts like one (or with blanks): the ASCII
+    # code points whose lower case starts a configured subject. Any non-ASCII start passes the gate.
+    firsts = {s[:1] for s in lists["reset"] + lists["confirm"]} | {" ", "\t"}
+    lists["kind_ords"] = [code for code in range(128) if chr(code).lower() in firsts]
     return lists
 
 
@@ -271,7 +276,7 @@ WHERE hist_events.rowid = rid AND (domain_role IS DISTINCT FROM r OR mail_kind I
 """  # noqa: S608 - constants
 
 
-def role(domain: str, cfg_lists: dict[str, list[str]]) -> str:
+def role(domain: str, cfg_lists: dict[str, list[Any]]) -> str:
     if domain in cfg_lists["gitlab"]:
         return "gitlab"
     return "portal" if domain in cfg_lists["portal"] else "other"

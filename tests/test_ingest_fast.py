@@ -135,7 +135,7 @@ def test_a_file_the_reader_refuses_leaves_the_others_on_the_fast_path(tmp_path: 
         mailgun_fast.Candidate(no, str(tmp_path / name), "mg.gitlab.com", "gitlab")
         for no, name in enumerate(("1.jsonl", "2.jsonl", "3.jsonl"))
     ]
-    lists = {"gitlab": ["mg.gitlab.com"], "portal": [], "reset": [], "confirm": [], "kind_first": [" "]}
+    lists = {"gitlab": ["mg.gitlab.com"], "portal": [], "reset": [], "confirm": [], "kind_ords": [32]}
     outcomes = mailgun_fast.load_fast(con, candidates, mailgun.params(lists, 0, "", "", 1 << 20))
     assert sorted(outcomes) == [0, 2]
     assert con.execute("SELECT file_no, count(*) FROM mg_rows GROUP BY 1 ORDER BY 1").fetchall() == [

@@ -85,6 +85,29 @@ def test_a_clean_dump_loads_every_line(tmp_path: Path, path_kind: str) -> None:
     )  # fmt: skip
 
 
+SUBJECTS = [
+    ("Reset password instructions | GitLab", "password_reset"),
+    ("RESET PASSWORD INSTRUCTIONS", "password_reset"),
+    ("  Confirmation instructions | GitLab", "confirmation"),
+    ("\u3000Reset password instructions", "password_reset"),  # trim() removes Unicode spaces
+    ("Re: Reset password instructions", "other"),
+    ("\u00c9t\u00e9 | Reset password instructions", "other"),
+    ("Reset password", "other"),
+    ("", "other"),
+    (None, "other"),
+]
+
+
+@pytest.mark.parametrize(("subject", "kind"), SUBJECTS)
+def test_mail_kind_comes_from_the_subject_before_the_bar_without_case(
+    tmp_path: Path, path_kind: str, subject: str | None, kind: str
+) -> None:
+    headers = {"message-id": "m1@x"} | ({} if subject is None else {"subject": subject})
+    _, rejects, con = load(tmp_path, "\n".join([*good(3), line("s", message={"headers": headers})]) + "\n")
+    assert rejects == []
+    assert con.execute("SELECT mail_kind FROM stg_events WHERE event_id = 's'").fetchall() == [(kind,)]
+
+
 BROKEN = [
     ("not json", "not_json"),
     ('{"id": "x", "event": "delivered"', "not_json"),  # truncated line
