@@ -297,8 +297,8 @@ def _block(body: bytes, start: int, batch_rows: int) -> Block:
     except pa.ArrowInvalid:
         return _block_checked(body, start, batch_rows)
     lines = pc.split_pattern(text, pattern="\n").flatten()
-    if b"\r" in body:
-        lines = pc.utf8_rtrim(lines, characters="\r")
+    if b"\r" in body:  # a CRLF ending: one b"\r" (strip_cr), not every trailing one
+        lines = pc.if_else(pc.ends_with(lines, "\r"), pc.utf8_slice_codeunits(lines, 0, -1), lines)
     count = len(lines)
     numbers = pl.int_range(start, start + count, dtype=pl.Int64, eager=True).to_arrow()
     return Block(_table(numbers, lines, batch_rows), count)

@@ -170,6 +170,15 @@ def test_blank_lines_crlf_bom_and_a_missing_last_newline_keep_physical_line_numb
     assert stats.notes.get("bom") is True
 
 
+@pytest.mark.parametrize("bad", [b"not json\r", b"not json \xff\r"], ids=["utf8", "not-utf8"])
+def test_a_crlf_line_ending_is_one_cr_and_one_lf(tmp_path: Path, path_kind: str, bad: bytes) -> None:
+    """Only the line ending is left out of a reject's hash: a second b"\\r" belongs to the line."""
+    text = b"\r\n".join([line("a").encode(), bad, line("b").encode()]) + b"\r\n"
+    stats, rejects, _ = load(tmp_path, text)
+    assert counts(stats) == (3, 0, 3, 2, 1, 0)
+    assert rejects[0][0] == 2 and rejects[0][3] == sha256_hex(bad)
+
+
 def test_a_line_that_is_not_utf8_or_too_long_is_rejected_unread(tmp_path: Path, path_kind: str) -> None:
     lines = [
         line("a").encode(),
