@@ -39,17 +39,17 @@ MG_ROWS = "CREATE OR REPLACE TABLE mg_rows ({})".format(
 
 MACROS = (
     # JSON type of a slot's text from json_extract / a JSON column (NULL when absent)
-    """CREATE OR REPLACE TEMP MACRO mg_kind(f) AS CASE WHEN f IS NOT NULL THEN CASE f[1]
-       WHEN '"' THEN 'string' WHEN '{' THEN 'object' WHEN '[' THEN 'array' WHEN 't' THEN 'boolean'
-       WHEN 'f' THEN 'boolean' WHEN 'n' THEN 'null' ELSE 'number' END END""",
+    """CREATE OR REPLACE TEMP MACRO mg_kind(f) AS CASE WHEN f IS NOT NULL THEN CASE ord(f)
+       WHEN 34 THEN 'string' WHEN 123 THEN 'object' WHEN 91 THEN 'array' WHEN 116 THEN 'boolean'
+       WHEN 102 THEN 'boolean' WHEN 110 THEN 'null' ELSE 'number' END END""",
     # the value of a string slot (escapes decoded only when there are any)
-    """CREATE OR REPLACE TEMP MACRO mg_str(f) AS CASE WHEN f[1] = '"' THEN
+    """CREATE OR REPLACE TEMP MACRO mg_str(f) AS CASE WHEN starts_with(f, '"') THEN
        (CASE WHEN contains(f, '\\') THEN json_extract_string(f, '$') ELSE f[2:-2] END) END""",
     "CREATE OR REPLACE TEMP MACRO mg_absent(f) AS f IS NULL OR f = 'null'",
     "CREATE OR REPLACE TEMP MACRO mg_empty(f) AS f IS NULL OR f = 'null' OR f = '\"\"'",
     "CREATE OR REPLACE TEMP MACRO mg_is(f, kind) AS f IS NULL OR f = 'null' OR mg_kind(f) = kind",
     # descriptive text: a string's value, any other JSON value's own text
-    """CREATE OR REPLACE TEMP MACRO mg_text(f) AS CASE WHEN f[1] = '"' THEN mg_str(f)
+    """CREATE OR REPLACE TEMP MACRO mg_text(f) AS CASE WHEN starts_with(f, '"') THEN mg_str(f)
        WHEN f <> 'null' THEN f END""",
 )
 
@@ -78,13 +78,13 @@ def typed_ok(v: list[str]) -> str:
         if kind == "text":
             continue
         if label in shapes.REQUIRED_SLOTS:
-            parts.append(f"{expr}[1] = '\"' AND {expr} <> '\"\"'")
+            parts.append(f"starts_with({expr}, '\"') AND {expr} <> '\"\"'")
         elif kind == "string":
-            parts.append(f"({expr} IS NULL OR {expr}[1] IN ('\"', 'n'))")
+            parts.append(f"({expr} IS NULL OR ord({expr}) IN (34, 110))")
         elif label == "delivery-status.code":
             parts.append(f"(mg_absent({expr}) OR {INTEGRAL.format(expr)})")
         else:
-            parts.append(f"({expr} IS NULL OR {expr}[1] NOT IN ('\"', 't', 'f', '[', '{{'))")
+            parts.append(f"({expr} IS NULL OR ord({expr}) NOT IN (34, 116, 102, 91, 123))")
     parts.append(f"NOT (mg_absent({v[2]}) AND mg_absent({v[3]}))")  # a timestamp of one kind or the other
     return " AND ".join(parts)
 
@@ -149,6 +149,15 @@ SELECT d, {ROLE},
     $file_no, item, code, detail, sha, page, shape, keys
 """
 
+# The key lists BLOCK_SQL reads in one parse: top level, an item's nested objects, a webhook's
+# event-data and its nested objects.
+KEY_PATHS = [
+    "$",
+    *shapes.NESTED_OBJECTS,
+    '$."event-data"',
+    *('$."event-data"' + p[1:] for p in shapes.NESTED_OBJECTS),
+]
+
 SLOT_LIST = [f"f[{i}]" for i in range(1, len(shapes.SLOTS) + 1)]
 
 BLOCK_SQL = f"""
@@ -159,30 +168,34 @@ WITH a AS (
     SELECT line, {{item}} AS item, raw,
         CASE WHEN strlen(raw) > $max_bytes THEN 'line_too_long'
              WHEN raw = '' THEN 'blank'
-             WHEN raw[1] IN (' ', chr(9), chr(13)) THEN CASE WHEN trim(raw, $space) = '' THEN 'blank' END
+             WHEN ord(raw) IN (32, 9, 13) THEN CASE WHEN trim(raw, $space) = '' THEN 'blank' END
              END AS pre
     FROM mg_batch
 ), b AS (
-    SELECT *, CASE WHEN pre IS NULL THEN TRY(json_keys(raw)) END AS k FROM a
+    -- one parse gives the top-level keys, the nested objects' keys of an item and of a webhook's
+    -- event-data, and event-data's own keys ($key_paths: '$', the item's, '$."event-data"', its items')
+    SELECT *, CASE WHEN pre IS NULL THEN TRY(json_keys(raw, $key_paths)) END AS kk FROM a
+), b2 AS (
+    SELECT *, kk[1] AS k FROM b
 ), c AS (
     SELECT *,
-        CASE WHEN k IS NULL THEN NULL WHEN raw[1] = '{{' THEN true ELSE ltrim(raw, $space)[1] = '{{' END
-            AS is_object,
+        CASE WHEN k IS NULL THEN NULL WHEN starts_with(raw, '{{') THEN true
+             ELSE starts_with(ltrim(raw, $space), '{{') END AS is_object,
         CASE WHEN k IS NULL THEN NULL
              WHEN list_contains(k, 'event-data') THEN 'webhook'
              WHEN list_contains(k, 'items') AND NOT list_contains(k, 'event') THEN 'api_page'
              WHEN list_contains(k, '@timestamp') THEN 'logs'
              WHEN list_has_any(k, $flat_markers) THEN 'flat'
              ELSE 'v3' END AS shape
-    FROM b
+    FROM b2
 ), d AS (
     SELECT *,
         CASE WHEN shape = 'webhook' AND is_object THEN json_type(raw, '$."event-data"') END AS data_type,
         CASE WHEN shape = 'webhook' AND is_object
-             THEN list_concat(k, [chr(31)], json_keys(raw, '$."event-data"')) ELSE k END AS all_keys,
+             THEN list_concat(k, [chr(31)], kk[$data_at]) ELSE k END AS all_keys,
         CASE WHEN NOT is_object THEN NULL
-             WHEN shape IN ('v3', 'logs') THEN json_keys(raw, $nested_item)
-             WHEN shape = 'webhook' THEN json_keys(raw, $nested_webhook) END AS nested,
+             WHEN shape IN ('v3', 'logs') THEN kk[2:$data_at - 1]
+             WHEN shape = 'webhook' THEN kk[$data_at + 1:] END AS nested,
         CASE WHEN NOT is_object THEN NULL
              WHEN shape = 'webhook' THEN CAST(json_extract(raw, $webhook_paths) AS VARCHAR[])
              WHEN shape = 'flat' THEN CAST(json_extract(raw, $flat_paths) AS VARCHAR[])
@@ -243,8 +256,8 @@ def params(
         "item_paths": shapes.ITEM_PATHS,
         "webhook_paths": shapes.WEBHOOK_PATHS,
         "flat_paths": shapes.FLAT_PATHS,
-        "nested_item": list(shapes.NESTED_OBJECTS),
-        "nested_webhook": ['$."event-data"' + p[1:] for p in shapes.NESTED_OBJECTS],
+        "key_paths": KEY_PATHS,
+        "data_at": len(shapes.NESTED_OBJECTS) + 2,  # 1-based position of '$."event-data"' in KEY_PATHS
     }
 
 

@@ -110,3 +110,35 @@ def test_shapes_are_noted_and_can_be_mixed_in_one_file(tmp_path: Path) -> None:
     assert con.execute("SELECT event_id, source_line FROM stg_events ORDER BY 1").fetchall() == [
         ("a", 1), ("b", 2), ("c", 3), ("d", 4), ("e", 5),
     ]  # fmt: skip
+
+
+def _repeat_first_key(text: str, inside: str) -> str:
+    """The JSON text with the first key of the object that follows `inside` written twice."""
+    at = text.index(inside) + len(inside)
+    key = text[at : text.index('": ', at) + 1]  # with its quotes
+    return text[:at] + f'{key}: "x", ' + text[at:]
+
+
+REPEATS = [
+    ("v3 top level", json.dumps(V3), "{"),
+    ("v3 message.headers", json.dumps(V3), '"headers": {'),
+    ("v3 delivery-status", json.dumps(V3), '"delivery-status": {'),
+    ("webhook top level", json.dumps(WEBHOOK), "{"),
+    ("webhook event-data", json.dumps(WEBHOOK), '"event-data": {'),
+    ("webhook event-data message.headers", json.dumps(WEBHOOK), '"headers": {'),
+    ("webhook event-data domain", json.dumps(WEBHOOK_NEW), '"domain": {'),
+    ("logs domain", json.dumps(LOGS), '"domain": {'),
+    ("logs message", json.dumps(LOGS), '"message": {'),
+]
+
+
+@pytest.mark.parametrize(("text", "inside"), [(t, i) for _, t, i in REPEATS], ids=[n for n, _, _ in REPEATS])
+def test_a_repeated_key_in_any_object_the_loader_reads_is_rejected_in_every_shape(
+    tmp_path: Path, text: str, inside: str
+) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text("\n".join([json.dumps(V3 | {"id": "ok"}), _repeat_first_key(text, inside)]) + "\n")
+    con, rejects = duckdb.connect(), Rejects()
+    stats = load_events(con, Config(reject_limit=1.0), (EventsInput("mg.gitlab.com", str(path)),), rejects)[0]
+    assert (stats.rows_read, stats.rows_loaded, stats.rows_rejected) == (2, 1, 1)
+    assert [(r[1], r[2]) for r in rejects.rows] == [(2, "duplicate_key")]
