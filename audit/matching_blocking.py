@@ -53,7 +53,9 @@ def _partial_name() -> pl.Expr:
 def blocks(cfg: MatchingConfig) -> tuple[Block, ...]:
     """The exact keys; a name-based key only takes names rare enough for scoring to use them."""
     named = c("first").is_not_null() & c("last").is_not_null() & ~c("is_init")
-    uncommon = named & (c("namesakes") <= max(cfg.max_namesakes, cfg.max_common_namesakes))
+    uncommon = named & (
+        c("namesakes") <= max(cfg.max_namesakes, cfg.max_same_local_namesakes, cfg.max_common_namesakes)
+    )
     in_domain = named & (c("dom_namesakes") <= cfg.max_domain_namesakes)
     long_stem = c("stem").str.len_chars() >= cfg.min_local_length
     digits = long_stem & (in_domain | c("company").is_not_null() | ~c("public") | ~named)

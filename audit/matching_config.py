@@ -13,7 +13,8 @@ _SCORES = ("min_score", "name_weight", "company_weight", "separator_score", "dom
            "digits_score", "name_pattern_score", "same_local_score", "rare_name_score")  # fmt: skip
 _COUNTS = {"min_local_length": (1, 64), "typo_min_length": (1, 64), "window": (1, 1000)}
 _RATIOS = {  # 0 (1 for the ratio) .. max
-    "max_namesakes": 1e6, "max_common_namesakes": 1e6, "max_domain_namesakes": 1e6, "domain_typo_ratio": 1e6,
+    "max_namesakes": 1e6, "max_same_local_namesakes": 1e6, "max_common_namesakes": 1e6,
+    "max_domain_namesakes": 1e6, "domain_typo_ratio": 1e6,
 }  # fmt: skip
 _LISTS = ("plus_tag_domains", "public_domains", "role_local_parts")
 
@@ -38,6 +39,8 @@ class MatchingConfig:
     # Expected accounts with a full name (first-name count x last-name count / accounts): above this a
     # name is too common to link accounts across domains (a work and a personal address) ...
     max_namesakes: float = 0.01
+    # ... a less rare one when both addresses have the same local part too (that is evidence of its own) ...
+    max_same_local_namesakes: float = 0.02
     # ... even when the companies agree.
     max_common_namesakes: float = 0.3
     # Within one domain, namesakes x the domain's share of the accounts: above this a name does not lift

@@ -157,14 +157,20 @@ def score(pairs: pl.DataFrame, cfg: MatchingConfig, every_similarity: bool = Fal
     )
     # Agreement on a rare full name is evidence; on a common one (John Smith) it is not, at any provider.
     namesakes = pl.max_horizontal("namesakes", "b_namesakes")
+
     # Across domains: a rare name with a free-mail address (two employers need the companies to agree
     # too), or a less rare name whose company agrees (or names the other's work domain).
-    rare_name = (
-        ((namesakes <= cfg.max_namesakes) & (c("public") | b("public") | (c("crel") == EXACT)))
-        | ((namesakes <= cfg.max_common_namesakes) & (c("crel") == EXACT))
-    ).fill_null(False)
+    def rare_name_within(limit: float) -> pl.Expr:
+        return (
+            ((namesakes <= limit) & (c("public") | b("public") | (c("crel") == EXACT)))
+            | ((namesakes <= cfg.max_common_namesakes) & (c("crel") == EXACT))
+        ).fill_null(False)
+
+    rare_name = rare_name_within(cfg.max_namesakes)
+    # The same local part in both domains is evidence beside the name: a less rare name will do.
     same_local = (
-        ~near & ~c("typo_domain") & named & (c("stem") == b("stem")) & ~c("short") & ~c("roles") & rare_name
+        ~near & ~c("typo_domain") & named & (c("stem") == b("stem")) & ~c("short") & ~c("roles")
+        & rare_name_within(max(cfg.max_namesakes, cfg.max_same_local_namesakes))
     )  # fmt: skip
     rare = named & c("has_last") & b("has_last") & rare_name
     kind = (

@@ -363,6 +363,30 @@ def test_a_common_name_does_not_link_work_and_personal_addresses(db: duckdb.Duck
     assert clusters(run(db, rare + crowd)) == [("dup-1", [1, 2], 1)]
 
 
+@pytest.mark.parametrize(
+    ("marias", "locals_", "linked"),
+    [(13, ("maria.okonkwo", "maria.okonkwo"), True),  # namesakes 2 x 15 / 2000 = 0.015
+     (23, ("maria.okonkwo", "maria.okonkwo"), False),  # 0.025: above max_same_local_namesakes
+     (13, ("mokonkwo", "maria.okonkwo"), False)],  # other local parts: max_namesakes (0.01) applies
+    ids=["same local part, name fairly rare", "same local part, name too common", "other local part"],
+)  # fmt: skip
+def test_the_same_local_part_in_two_domains_links_a_less_rare_name(
+    db: duckdb.DuckDBPyConnection, marias: int, locals_: tuple[str, str], linked: bool
+) -> None:
+    """A work and a personal address with one local part: that is evidence beside the agreeing name."""
+    letters = ["".join(chr(97 + k // 26**j % 26) for j in range(3)) for k in range(998)]  # aaa, baa, ...
+    crowd = [acct(100 + k, f"person{k}@corp{k}.com", "Maria" if k < marias else f"Ne{w}", f"Fam{w}")
+             for k, w in enumerate(letters)]  # fmt: skip
+    pair = [acct(1, f"{locals_[0]}@acme.com", "Maria", "Okonkwo"),
+            acct(2, f"{locals_[1]}@gmail.com", "Maria", "Okonkwo")]  # fmt: skip
+    out = run(db, pair + crowd)
+    assert clusters(out) == ([("dup-1", [1, 2], 1)] if linked else [])
+    if linked:
+        assert {row[6] for row in out} == {
+            "same local part in two domains (a work and a personal address), same first and last name"
+        }
+
+
 @pytest.mark.parametrize(("domain", "linked"), [("gmail.com", False), ("acme.com", True)])
 def test_a_name_is_common_or_rare_within_its_domain(
     db: duckdb.DuckDBPyConnection, domain: str, linked: bool
@@ -390,6 +414,7 @@ def test_missing_values_never_agree(db: duckdb.DuckDBPyConnection) -> None:
      ({"window": 0}, "window must be a whole number from 1 to 1000"),
      ({"min_local_length": 2.5}, "min_local_length must be a whole number"),
      ({"max_namesakes": -1}, "max_namesakes must be a number from 0"),
+     ({"max_same_local_namesakes": "many"}, "max_same_local_namesakes must be a number from 0"),
      ({"typo_min_length": 0}, "typo_min_length must be a whole number"),
      ({"company_weight": 2}, "company_weight must be a number between 0 and 1"),
      ({"domain_typo_ratio": 0.5}, "domain_typo_ratio must be a number from 1"),
