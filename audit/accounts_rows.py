@@ -112,7 +112,7 @@ def parse_timestamp(text: str) -> dt.datetime:
         value = value[:-4]
     elif value.endswith(("Z", "z")):
         value = value[:-1] + "+00:00"
-    elif re.search(r" [+-]\d{2}:?\d{2}$", value):  # Rails' Time#to_s: "2026-03-04 12:11:12 +0200"
+    elif re.search(r" [+-][0-9]{2}:?[0-9]{2}$", value):  # Rails' Time#to_s: "2026-03-04 12:11:12 +0200"
         value = value[:-6] + value[-5:] if value[-6] == " " else value[:-7] + value[-6:]
     parsed = dt.datetime.fromisoformat(value)
     if parsed.tzinfo is not None:
@@ -131,7 +131,7 @@ def parse_bool(text: str) -> bool:
 
 def parse_int(text: str) -> int:
     value = text.strip()
-    if not re.fullmatch(r"[+-]?\d{1,18}", value):  # no "1_000", no "1e3", fits BIGINT
+    if not re.fullmatch(r"[+-]?[0-9]{1,18}", value):  # ASCII digits only: no "1_000", "1e3", "١٢"
         raise ValueError("not an integer")
     return int(value)
 

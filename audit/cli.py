@@ -18,7 +18,7 @@ import click
 
 from audit import __version__
 from audit.config import EventsInput, load_config, parse_date
-from audit.errors import AuditError
+from audit.errors import EXIT_CONFIG, AuditError
 from audit.logs import finish_status, setup_logging
 
 if TYPE_CHECKING:
@@ -82,7 +82,27 @@ def common_options(func: F) -> F:
     return func
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class AuditGroup(click.Group):
+    """A click group whose usage errors (unknown flag, bad value) exit with the documented 78, not 2."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False  # click then raises its errors here instead of exiting 2
+        try:
+            code = super().main(*args, **kwargs)
+        except click.UsageError as exc:  # one line, like every other error
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+            click.echo(f"account-audit: error: {exc.format_message()}{hint}", err=True)
+            sys.exit(EXIT_CONFIG)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=AuditGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="account-audit")
 def main() -> None:
     """Nightly audit of portal accounts and Mailgun events: finds customers who cannot sign in."""
@@ -92,7 +112,7 @@ def main() -> None:
 @common_options
 @click.option(
     "--accounts",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),  # a folder is an input error (66), as in the config or --events
     help="Portal accounts export (CSV or .csv.gz).",
 )
 @click.option(

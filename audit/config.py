@@ -256,6 +256,11 @@ def _confine(base: Path, text: str, roots: tuple[Path, ...], key: str) -> Path:
     return base / text
 
 
+# Bounds that keep every date window of a run (as-of minus retention, plus a day) inside the calendar.
+MAX_DAYS = 36_500
+EARLIEST_AS_OF, LATEST_AS_OF = dt.date(1970, 1, 1), dt.date(9999, 1, 1)
+
+
 def parse_date(text: str, key: str = "--as-of") -> dt.date:
     try:
         return dt.date.fromisoformat(text)
@@ -264,10 +269,14 @@ def parse_date(text: str, key: str = "--as-of") -> dt.date:
 
 
 def _validate(cfg: Config) -> None:
-    if cfg.lookback_days < 1:
-        raise ConfigError("checks.lookback_days must be at least 1")
-    if cfg.retention_days < cfg.lookback_days:
-        raise ConfigError("state.retention_days must be at least checks.lookback_days")
+    if not 1 <= cfg.lookback_days <= MAX_DAYS:
+        raise ConfigError(f"checks.lookback_days must be from 1 to {MAX_DAYS}, got {cfg.lookback_days}")
+    if not cfg.lookback_days <= cfg.retention_days <= MAX_DAYS:
+        raise ConfigError(f"state.retention_days must be from checks.lookback_days to {MAX_DAYS}")
+    if not EARLIEST_AS_OF <= cfg.as_of <= LATEST_AS_OF:  # the date windows around it must exist
+        raise ConfigError(
+            f"the audit date (--as-of) must be from {EARLIEST_AS_OF} to {LATEST_AS_OF}, got {cfg.as_of}"
+        )
     if isinstance(cfg.reject_limit, bool) or not 0.0 <= cfg.reject_limit <= 1.0:
         raise ConfigError("inputs.reject_limit must be a share between 0 and 1, such as 0.05 for 5%")
     if not MEMORY_LIMIT.fullmatch(cfg.memory_limit.strip()):

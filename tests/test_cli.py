@@ -200,6 +200,18 @@ def test_config_file_with_flags_overriding(inputs: Path, tmp_path: Path) -> None
         (["--accounts", "{d}/bad.csv"], 65, "header lacks required column(s): confirmed_at"),
         (["--config", "{d}/bad.toml"], 78, "unknown config key(s)"),
         ([], 78, "no accounts export given"),
+        (["--accounts", "{d}/accounts.csv", "--bogus"], 78, "No such option '--bogus'"),
+        (
+            ["--accounts", "{d}/accounts.csv", "--as-of", "9999-12-31"],
+            78,
+            "audit date (--as-of) must be from",
+        ),
+        (
+            ["--accounts", "{d}/accounts.csv", "--as-of", "0001-01-01"],
+            78,
+            "audit date (--as-of) must be from",
+        ),
+        (["--accounts", "{d}"], 66, "input is not a file"),
     ],
 )
 def test_errors_are_one_clear_line_with_a_documented_exit_code(
@@ -211,8 +223,20 @@ def test_errors_are_one_clear_line_with_a_documented_exit_code(
     got, _, stderr = run("run", *[a.format(d=inputs) for a in args], "--out", str(out), "--quiet")
     assert got == code
     assert fragment in stderr
+    assert len(stderr.strip().splitlines()) == 1 and stderr.startswith("account-audit: error: ")
     assert "Traceback" not in stderr
     assert not (out / "2025-11-20").exists()
+
+
+def test_an_out_folder_that_is_a_file_is_an_option_error(inputs: Path) -> None:
+    got, _, stderr = run(
+        "run", "--accounts", str(inputs / "accounts.csv"), "--out", str(inputs / "accounts.csv")
+    )
+    assert got == 78
+    assert stderr.strip().splitlines() == [
+        f"account-audit: error: Invalid value for '--out': Directory '{inputs / 'accounts.csv'}' is a file. "
+        "(see 'main run --help')"
+    ]
 
 
 def test_a_failed_run_leaves_earlier_reports_untouched(inputs: Path, tmp_path: Path) -> None:

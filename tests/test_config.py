@@ -81,7 +81,9 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
     ("text", "fragment"),
     [
         ("[checks]\nlookback = 3\n", "unknown config key(s) in [checks]: lookback"),
-        ("[checks]\nlookback_days = 0\n", "lookback_days must be at least 1"),
+        ("[checks]\nlookback_days = 0\n", "lookback_days must be from 1 to 36500, got 0"),
+        ("[state]\nretention_days = 100000\n", "retention_days must be from checks.lookback_days to 36500"),
+        ("as_of = 0001-01-01\n", "the audit date (--as-of) must be from 1970-01-01"),
         ("[checks]\nlookback_days = '7'\n", "'checks.lookback_days' must be int"),
         ("[checks]\nlookback_days = true\n", "'checks.lookback_days' must be int"),
         ("[columns]\nMail = 'mail'\n", "columns.Mail maps to 'mail'"),

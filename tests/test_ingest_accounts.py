@@ -66,6 +66,8 @@ BAD_RECORDS = [
     (row(1, login_activated="maybe"), "bad_boolean", "column login_activated: value is not true or false"),
     (row(1, id="x1"), "bad_integer", "column id: value is not an integer"),
     (row(1, id="1e3"), "bad_integer", "column id: value is not an integer"),
+    (row(1, id="\u0661\u0662"), "bad_integer", "column id: value is not an integer"),  # Arabic-Indic 12
+    (row(1, sign_in_count="\uff11\uff12"), "bad_integer", "column sign_in_count: value is not an integer"),
     (row(1, sign_in_count="1.5"), "bad_integer", "column sign_in_count: value is not an integer"),
     (row(1, id=""), "missing_id", "column id is empty"),
     ("1,a@acme.com,Ana", "field_count", "expected 9 fields, found 3"),
