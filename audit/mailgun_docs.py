@@ -9,9 +9,12 @@ DuckDB validation as a JSON line. Python never decides whether an item is good: 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import duckdb
 
 from audit.errors import DataError
 from audit.rawlines import RawFile
@@ -48,8 +51,55 @@ def _decode(text: str, pos: int) -> tuple[object, int]:
         raise PageError(exc.msg, exc.pos) from None
     except ValueError as exc:  # NaN / Infinity
         raise PageError(str(exc), pos) from None
-    except RecursionError:
-        raise PageError("nested too deeply", pos) from None
+    except RecursionError:  # Python's decoder recurses; a deep but valid value is still one value
+        end = _end_of_deep_value(text, pos)
+        if not _valid_json(text[pos:end]):
+            raise PageError("nested too deeply and not valid JSON", pos) from None
+        return DEEP, end
+
+
+DEEP = object()  # what _decode gives for a value too deep to decode: only its extent is known
+_TOKEN = re.compile(r'["\[\]{}]')
+
+
+def _end_of_deep_value(text: str, pos: int) -> int:
+    """End offset of the array or object at text[pos], found without recursion (brackets, strings)."""
+    depth = 0
+    token = _TOKEN.search(text, pos)
+    while token is not None:
+        char, at = token.group(), token.start()
+        if char == '"':  # skip the string: its closing quote has an even number of backslashes before it
+            close = at
+            while True:
+                close = text.find('"', close + 1)
+                if close < 0:
+                    raise PageError("unterminated string", at)
+                before = close - 1
+                while text[before] == "\\":  # stops at the opening quote at the latest
+                    before -= 1
+                if (close - 1 - before) % 2 == 0:
+                    break
+            token = _TOKEN.search(text, close + 1)
+            continue
+        depth += 1 if char in "[{" else -1
+        if depth == 0:
+            return at + 1
+        token = _TOKEN.search(text, at + 1)
+    raise PageError("the value ends early", pos)
+
+
+def _valid_json(value: str) -> bool:
+    """yyjson (DuckDB's JSON parser) does not recurse: it judges values Python's decoder cannot."""
+    row = duckdb.execute("SELECT json_valid($v)", {"v": value}).fetchone()
+    return bool(row and row[0])
+
+
+def _top_keys(value: str) -> list[str] | None:
+    """The top-level keys of a (valid) value too deep for Python's decoder; None unless an object."""
+    if not value.startswith("{"):
+        return None
+    row = duckdb.execute("SELECT json_keys($v)", {"v": value}).fetchone()
+    return list(row[0]) if row and row[0] is not None else None
 
 
 def array_items(text: str, pos: int) -> tuple[list[tuple[int, str]], int]:
@@ -135,7 +185,8 @@ def split_document(text: str, file: str) -> Document:
                 doc.rows += [(newlines_before(o), n, t) for n, (o, t) in enumerate(items, start=1)]
             else:
                 value, end = _decode(text, pos)
-                if isinstance(value, dict) and "items" in value and "event" not in value:
+                keys = _top_keys(text[pos:end]) if value is DEEP else value
+                if isinstance(keys, dict | list) and "items" in keys and "event" not in keys:
                     items, end = page_items(text, pos)
                     doc.pages += 1
                     doc.rows += [(newlines_before(o), n, t) for n, (o, t) in enumerate(items, start=1)]

@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from audit.config import Config, EventsInput
+from audit.errors import DataError
 from audit.inputs import Rejects
 from audit.mailgun import load_events
 
@@ -142,3 +143,39 @@ def test_a_repeated_key_in_any_object_the_loader_reads_is_rejected_in_every_shap
     stats = load_events(con, Config(reject_limit=1.0), (EventsInput("mg.gitlab.com", str(path)),), rejects)[0]
     assert (stats.rows_read, stats.rows_loaded, stats.rows_rejected) == (2, 1, 1)
     assert [(r[1], r[2]) for r in rejects.rows] == [(2, "duplicate_key")]
+
+
+DEEP = "[" * 3000 + "]" * 3000  # deeper than Python's json decoder can recurse
+
+
+@pytest.mark.parametrize("where", ["page", "item"])
+@pytest.mark.parametrize("pretty", [False, True], ids=["one line", "pretty document"])
+def test_a_page_with_a_deeply_nested_field_still_gives_its_items(
+    tmp_path: Path, where: str, pretty: bool
+) -> None:
+    items = [V3 | {"id": f"i{n}"} for n in range(3)]
+    page = {"items": items, "paging": {}}
+    text = json.dumps(page, indent=2 if pretty else None)
+    if where == "page":
+        text = text[: text.rindex("}")] + f', "deep": {DEEP}}}'
+    else:
+        at = text.index('"id": "i1"')
+        text = text[:at] + f'"deep": {DEEP}, ' + text[at:]
+    lines = [] if pretty else [json.dumps(V3 | {"id": "before"})]
+    path = tmp_path / "d.jsonl"
+    path.write_text("\n".join([*lines, text]) + "\n")
+    con, rejects = duckdb.connect(), Rejects()
+    stats = load_events(con, Config(), (EventsInput("mg.gitlab.com", str(path)),), rejects)[0]
+    assert rejects.rows == []
+    ids = [r[0] for r in con.execute("SELECT event_id FROM stg_events ORDER BY event_id").fetchall()]
+    assert ids == sorted([*(["before"] if not pretty else []), "i0", "i1", "i2"])
+    assert stats.rows_loaded == len(ids)
+
+
+def test_a_deep_value_that_is_not_json_is_still_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    path.write_text(
+        '{"items": [\n' + json.dumps(V3) + ',\n{"x": ' + "[" * 3000 + "1 2" + "]" * 3000 + "}\n]}\n"
+    )
+    with pytest.raises(DataError, match="multi-line JSON document cannot be parsed"):
+        load_events(duckdb.connect(), Config(), (EventsInput("mg.gitlab.com", str(path)),), Rejects())
