@@ -196,8 +196,8 @@ def _save(con: duckdb.DuckDBPyConnection, as_of: dt.date, run: dict[str, Any], r
         "DELETE FROM state.events s USING stale_events x "
         "WHERE s.domain = x.domain AND s.event_id = x.event_id"
     )
-    con.execute("INSERT INTO state.dumps SELECT * FROM run_dumps WHERE sha256 NOT IN "
-                "(SELECT sha256 FROM state.dumps)")  # fmt: skip
+    con.execute("INSERT INTO state.dumps SELECT * FROM run_dumps r WHERE NOT EXISTS (SELECT 1 FROM "
+                "state.dumps d WHERE d.sha256 = r.sha256 AND d.domain = r.domain)")  # fmt: skip
     newest = con.execute("SELECT max(as_of) FROM state.runs").fetchall()[0][0]
     if newest == as_of:
         _save_accounts(con, as_of)

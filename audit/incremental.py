@@ -1,7 +1,7 @@
 """Incremental Mailgun: read only the dumps not read before, and see the whole window through the state.
 
 Dumps overlap from one night to the next and Mailgun forgets after a few days, so a night's run
-skips every dump whose sha256 the state already holds, de-duplicates new events against the state's
+skips every dump whose sha256 the state already holds for its domain, de-duplicates new events against the state's
 events on (domain, id), and then checks the union. The state's events are classified again (domain
 role, mail kind) with this run's configuration first.
 """
@@ -26,8 +26,16 @@ log = logging.getLogger(__name__)
 def new_dumps(
     con: duckdb.DuckDBPyConnection, inputs: tuple[EventsInput, ...]
 ) -> tuple[tuple[EventsInput, ...], list[dict[str, Any]]]:
-    """Split the given dumps into those to read now (one input per file) and those already read."""
-    known = dict(con.execute("SELECT sha256, first_as_of FROM hist_dumps").fetchall())
+    """Split the given dumps into those to read now (one input per file) and those already read.
+
+    A dump is known by its bytes *and* the domain it was given for: the same bytes given for another
+    domain are that domain's events, not read before."""
+    known = {
+        (sha, domain): first
+        for sha, domain, first in con.execute(
+            "SELECT sha256, domain, min(first_as_of) FROM hist_dumps GROUP BY ALL"
+        ).fetchall()
+    }
     to_read: list[EventsInput] = []
     skipped: list[dict[str, Any]] = []
     for item in inputs:
@@ -35,9 +43,9 @@ def new_dumps(
         sha256_many(paths)
         for path in paths:
             sha, _ = sha256_of(path)
-            if sha in known:
+            if (sha, item.domain) in known:
                 skipped.append({"path": str(path), "domain": item.domain, "sha256": sha,
-                                "read_on": known[sha].isoformat()})  # fmt: skip
+                                "read_on": known[sha, item.domain].isoformat()})  # fmt: skip
             else:
                 to_read.append(EventsInput(item.domain, glob.escape(str(path))))
     if skipped:

@@ -192,6 +192,23 @@ def test_dumps_already_read_are_skipped_and_old_events_pruned(tmp_path: Path) ->
     assert str(oldest) >= "2026-11-14"
 
 
+def test_a_dump_read_for_one_domain_is_read_again_for_another(tmp_path: Path) -> None:
+    """The state knows a dump by its bytes and its domain: the same bytes for another domain are news."""
+    out, dump = tmp_path / "out", f"{SAMPLE}/mailgun/mg.gitlab.com/events-2026-11-19.jsonl.gz"
+    base = ["run", "--accounts", f"{SAMPLE}/accounts.csv", "--out", str(out), "-q"]
+    assert cli(*base, "--as-of", "2026-11-19", "--events", f"customers.gitlab.com={dump}")[0] == 0
+    code, _, stderr = cli(*base, "--as-of", "2026-11-20", "--events", f"mg.about.gitlab.com={dump}")
+    assert code == 0, stderr
+    manifest = json.loads((out / "2026-11-20" / "manifest.json").read_text())
+    assert manifest["dumps_skipped"] == []
+    [read] = [i for i in manifest["inputs"] if i["kind"] == "events"]
+    assert read["domain"] == "mg.about.gitlab.com" and read["rows_loaded"] > 0
+    code, _, stderr = cli(*base, "--as-of", "2026-11-21", "--events", f"mg.about.gitlab.com={dump}")
+    assert code == 0, stderr
+    skipped = json.loads((out / "2026-11-21" / "manifest.json").read_text())["dumps_skipped"]
+    assert [(s["domain"], s["read_on"]) for s in skipped] == [("mg.about.gitlab.com", "2026-11-20")]
+
+
 def test_state_and_reports_are_owner_only_whatever_the_umask(tmp_path: Path) -> None:
     out = tmp_path / "out"
     old = os.umask(0o002)
