@@ -1,9 +1,9 @@
 """Incremental Mailgun: read only the dumps not read before, and see the whole window through the state.
 
 Dumps overlap from one night to the next and Mailgun forgets after a few days, so a night's run
-skips every dump whose sha256 the state already holds for its domain, de-duplicates new events against the state's
-events on (domain, id), and then checks the union. The state's events are classified again (domain
-role, mail kind) with this run's configuration first.
+skips every dump whose sha256 the state already holds for its domain, de-duplicates new events
+against the state's events on (domain, id), and then checks the union. The state's events are
+classified again (domain role, mail kind) with this run's configuration first.
 """
 
 from __future__ import annotations
