@@ -126,8 +126,9 @@ class RawFile:
                     file=self.file,
                 ) from None
             except (gzip.BadGzipFile, zlib.error):
-                raise DataError(
-                    f"gzip data is corrupt after {produced} decompressed bytes", file=self.file
+                raise DataError(  # a bad CRC, or bytes after the last member that are not gzip
+                    "gzip data is corrupt" + (f" after {produced} decompressed bytes" if produced else ""),
+                    file=self.file,
                 ) from None
             except OSError as exc:
                 raise InputError(f"cannot read input: {exc.strerror}", file=self.file) from None

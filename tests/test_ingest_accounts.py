@@ -211,6 +211,8 @@ def test_gzip_by_content_truncated_or_fake(tmp_path: Path) -> None:
         load(tmp_path, data[:-12], name="t.csv.gz")
     with pytest.raises(DataError, match="not gzip data"):
         load(tmp_path, HEADER + "\n" + row(1), name="f.csv.gz")
+    with pytest.raises(DataError, match=r"g\.csv\.gz: gzip data is corrupt$"):  # trailing bytes not gzip
+        load(tmp_path, data + b"garbage!", name="g.csv.gz")
 
 
 def test_a_line_longer_than_the_limit_is_rejected_unread(tmp_path: Path) -> None:
