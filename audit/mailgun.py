@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 ITEM_BATCH = 16_384
 MAX_GOOD_LISTS = 256  # a query parameter checked per line: keep it short
+MAX_LISTED = 100  # unknown event types or fields named per file in the manifest
 
 
 @dataclass
@@ -354,11 +355,21 @@ def _collect(
     unknown_fields = _counts(
         (safe_key(k), n) for shape, ks, n in facts.key_lists for k in key_problems(shape, ks)[1]
     )
-    if unknown_events:
-        f.stats.notes["unknown_events"] = unknown_events
-    if unknown_fields:
-        f.stats.notes["unknown_fields"] = unknown_fields
+    _note_names(f, "unknown_events", unknown_events)
+    _note_names(f, "unknown_fields", unknown_fields)
     log.info("events %s: %d rows read, %d rejected", f.stats.path, f.stats.rows_read, f.stats.rows_rejected)
+
+
+def _note_names(f: _File, note: str, counts: dict[str, int]) -> None:
+    """Schema drift by name, the MAX_LISTED most frequent ones: a dump with a new name on every line
+    must not turn the manifest into a copy of the dump. The others are summed in `<note>_not_listed`."""
+    if len(counts) > MAX_LISTED:
+        listed = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_LISTED]
+        rows = sum(counts.values()) - sum(n for _, n in listed)
+        f.stats.notes[f"{note}_not_listed"] = {"names": len(counts) - MAX_LISTED, "rows": rows}
+        counts = dict(sorted(listed))
+    if counts:
+        f.stats.notes[note] = counts
 
 
 def _counts(pairs: Any) -> dict[str, int]:

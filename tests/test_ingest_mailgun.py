@@ -229,6 +229,21 @@ def test_unknown_fields_and_event_types_are_counted(tmp_path: Path, path_kind: s
     assert stats.notes["unknown_events"] == {"teleported": 1}
 
 
+def test_schema_drift_names_at_most_a_hundred_per_file(tmp_path: Path, path_kind: str) -> None:
+    """A new name on every line must not copy the dump into the manifest: the rest are summed."""
+    lines = [line(f"u{n}", **{f"extra_{n:03}": 1}, event=f"kind_{n:03}") for n in range(150)]
+    lines += [line("v1", common=1), line("v2", common=2)]
+    stats, rejects, _ = load(tmp_path, "\n".join(lines) + "\n")
+    assert rejects == [] and stats.rows_loaded == 152
+    fields = stats.notes["unknown_fields"]
+    assert (
+        len(fields) == 100 and fields["common"] == 2 and "extra_000" in fields and "extra_099" not in fields
+    )
+    assert stats.notes["unknown_fields_not_listed"] == {"names": 51, "rows": 51}
+    assert len(stats.notes["unknown_events"]) == 100
+    assert stats.notes["unknown_events_not_listed"] == {"names": 50, "rows": 50}
+
+
 def test_copies_are_counted_and_a_conflicting_copy_is_listed_first_copy_kept(
     tmp_path: Path, path_kind: str
 ) -> None:
