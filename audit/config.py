@@ -56,6 +56,11 @@ def memory_bytes(text: str) -> int:
     return int(float(text.strip()[: match.start(2)]) * UNITS[match.group(2).lower()])
 
 
+# A DNS name of two or more labels (IDNs in their xn-- form), as Mailgun sending domains are.
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+DOMAIN_NAME = re.compile(rf"(?=.{{1,253}}$)(?:{_LABEL}\.)+{_LABEL}")
+
+
 @dataclass(frozen=True)
 class EventsInput:
     """One `--events DOMAIN=PATH_OR_GLOB`: the Mailgun sending domain the dump was exported for."""
@@ -70,6 +75,10 @@ class EventsInput:
         pattern = pattern.strip()
         if not sep or not domain or not pattern:
             raise ConfigError(f"events input {text!r} must look like DOMAIN=PATH_OR_GLOB")
+        if not DOMAIN_NAME.fullmatch(domain):  # a typo here would file every event under a stray domain
+            raise ConfigError(
+                f"events input {text!r}: {domain!r} is not a sending domain name such as mg.example.com"
+            )
         if base is not None and not Path(pattern).is_absolute():
             pattern = str(base / pattern)
         return cls(domain, pattern)

@@ -196,6 +196,11 @@ def test_config_file_with_flags_overriding(inputs: Path, tmp_path: Path) -> None
     [
         (["--accounts", "{d}/missing.csv"], 66, "missing.csv: input file not found"),
         (["--accounts", "{d}/accounts.csv", "--events", "nodomain"], 78, "DOMAIN=PATH_OR_GLOB"),
+        (
+            ["--accounts", "{d}/accounts.csv", "--events", "mg gitlab!=x.jsonl"],
+            78,
+            "is not a sending domain name",
+        ),
         (["--accounts", "{d}/accounts.csv", "--as-of", "20-11-2025"], 78, "--as-of must be a date"),
         (["--accounts", "{d}/bad.csv"], 65, "header lacks required column(s): confirmed_at"),
         (["--config", "{d}/bad.toml"], 78, "unknown config key(s)"),
