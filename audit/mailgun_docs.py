@@ -53,12 +53,12 @@ def _decode(text: str, pos: int) -> tuple[object, int]:
         raise PageError(str(exc), pos) from None
     except RecursionError:  # Python's decoder recurses; a deep but valid value is still one value
         end = _end_of_deep_value(text, pos)
-        if not _valid_json(text[pos:end]):
+        keys = _deep_keys(text[pos:end])
+        if keys is None:
             raise PageError("nested too deeply and not valid JSON", pos) from None
-        return DEEP, end
+        return keys, end  # what the callers look at: the object's top-level keys
 
 
-DEEP = object()  # what _decode gives for a value too deep to decode: only its extent is known
 _TOKEN = re.compile(r'["\[\]{}]')
 
 
@@ -88,17 +88,10 @@ def _end_of_deep_value(text: str, pos: int) -> int:
     raise PageError("the value ends early", pos)
 
 
-def _valid_json(value: str) -> bool:
-    """yyjson (DuckDB's JSON parser) does not recurse: it judges values Python's decoder cannot."""
-    row = duckdb.execute("SELECT json_valid($v)", {"v": value}).fetchone()
-    return bool(row and row[0])
-
-
-def _top_keys(value: str) -> list[str] | None:
-    """The top-level keys of a (valid) value too deep for Python's decoder; None unless an object."""
-    if not value.startswith("{"):
-        return None
-    row = duckdb.execute("SELECT json_keys($v)", {"v": value}).fetchone()
+def _deep_keys(value: str) -> list[str] | None:
+    """Top-level keys ([] for an array) of a value too deep for Python's decoder, None unless it is
+    valid JSON: yyjson (DuckDB's JSON parser) does not recurse."""
+    row = duckdb.execute("SELECT CASE WHEN json_valid($v) THEN json_keys($v) END", {"v": value}).fetchone()
     return list(row[0]) if row and row[0] is not None else None
 
 
@@ -185,8 +178,7 @@ def split_document(text: str, file: str) -> Document:
                 doc.rows += [(newlines_before(o), n, t) for n, (o, t) in enumerate(items, start=1)]
             else:
                 value, end = _decode(text, pos)
-                keys = _top_keys(text[pos:end]) if value is DEEP else value
-                if isinstance(keys, dict | list) and "items" in keys and "event" not in keys:
+                if isinstance(value, dict | list) and "items" in value and "event" not in value:
                     items, end = page_items(text, pos)
                     doc.pages += 1
                     doc.rows += [(newlines_before(o), n, t) for n, (o, t) in enumerate(items, start=1)]
