@@ -157,6 +157,7 @@ KEY_PATHS = [
     '$."event-data"',
     *('$."event-data"' + p[1:] for p in shapes.NESTED_OBJECTS),
 ]
+DATA_AT = KEY_PATHS.index('$."event-data"') + 1  # SQL lists count from 1
 
 SLOT_LIST = [f"f[{i}]" for i in range(1, len(shapes.SLOTS) + 1)]
 
@@ -257,7 +258,7 @@ def params(
         "webhook_paths": shapes.WEBHOOK_PATHS,
         "flat_paths": shapes.FLAT_PATHS,
         "key_paths": KEY_PATHS,
-        "data_at": len(shapes.NESTED_OBJECTS) + 2,  # 1-based position of '$."event-data"' in KEY_PATHS
+        "data_at": DATA_AT,
     }
 
 
