@@ -23,7 +23,9 @@ from audit.errors import OutputError
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 # OWASP CSV-injection advice: a cell starting with one of these is run as a formula by spreadsheets.
-FORMULA_PREFIX = r"^[=+\-@\t\r]"
+# Spaces before the sign do not stop every spreadsheet (some trim on import), nor do the full-width
+# signs some locales type (＝), so they count too.
+FORMULA_PREFIX = r"^(?:[\t\r]|\s*[=+\-@＝＋－＠])"
 CSV_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # Parquet keeps microseconds
 
 

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from audit.cli import main
+from audit.report import neutralise_formulas
 
 ACCOUNTS = """id,email,first_name,last_name,company,created_at,confirmed_at,last_sign_in_at,provider,uid,gitlab_email,login_activated
 1,ana.lima@acme.com,Ana,Lima,Acme,2025-10-01 10:00:00 UTC,,,,,,true
@@ -129,6 +130,30 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(inputs: Path, tm
     assert row["gitlab_email"] == "'-bo@gitlab.example"
     parquet = pl.read_parquet(out / "2025-11-20" / "email_mismatches.parquet")
     assert parquet["gitlab_email"].to_list() == ["-bo@gitlab.example"]
+
+
+@pytest.mark.parametrize(
+    ("cell", "written"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        (" =HYPERLINK(1)", "' =HYPERLINK(1)"),
+        ("\u00a0\u3000=1", "'\u00a0\u3000=1"),
+        ("＝1+1", "'＝1+1"),
+        ("a=1", "a=1"),
+        ("ann@example.com", "ann@example.com"),
+        (" ann", " ann"),
+        ("", ""),
+    ],
+)
+def test_neutralise_formulas_quotes_exactly_the_cells_a_spreadsheet_would_run(cell: str, written: str) -> None:
+    frame = pl.DataFrame({"text": [cell, None], "n": [-1, 2]})
+    out = neutralise_formulas(frame)
+    assert out["text"].to_list() == [written, None]
+    assert out["n"].to_list() == [-1, 2]
 
 
 def test_reports_are_owner_only(inputs: Path, tmp_path: Path) -> None:
