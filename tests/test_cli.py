@@ -149,7 +149,9 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(inputs: Path, tm
         ("", ""),
     ],
 )
-def test_neutralise_formulas_quotes_exactly_the_cells_a_spreadsheet_would_run(cell: str, written: str) -> None:
+def test_neutralise_formulas_quotes_exactly_the_cells_a_spreadsheet_would_run(
+    cell: str, written: str
+) -> None:
     frame = pl.DataFrame({"text": [cell, None], "n": [-1, 2]})
     out = neutralise_formulas(frame)
     assert out["text"].to_list() == [written, None]
