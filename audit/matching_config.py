@@ -36,8 +36,9 @@ class MatchingConfig:
     name_pattern_score: float = 0.85  # ... both are forms of the shared name (jsmith / john.smith)
     same_local_score: float = 0.85  # same local part in two domains, same full name (work + personal)
     rare_name_score: float = 0.8  # same full name, found in no other domain, both addresses contain it
-    # Expected accounts with a full name (first-name count x last-name count / accounts): above this a
-    # name is too common to link accounts across domains (a work and a personal address) ...
+    # Expected other accounts with a full name ((first-name count - 1) x (last-name count - 1) / accounts,
+    # the account itself left out): above this a name is too common to link accounts across domains (a
+    # work and a personal address) ...
     max_namesakes: float = 0.01
     # ... a less rare one when both addresses have the same local part too (that is evidence of its own) ...
     max_same_local_namesakes: float = 0.02

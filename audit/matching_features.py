@@ -156,9 +156,11 @@ def features(accounts: pl.DataFrame, cfg: MatchingConfig) -> pl.DataFrame:
     """One row per account with a usable address: the normalised forms that blocking and scoring compare.
 
     `i` is the account's row in `accounts` (account_id order), so a smaller `i` is a smaller account_id.
-    `namesakes` is how many accounts the export would have with this full name if first and last names
-    were drawn independently at their frequencies in the export (`_PSEUDO_ACCOUNTS` keeps a tiny export
-    from calling every name common): agreement on a rare name is evidence, on a common one it is not.
+    `namesakes` is how many *other* accounts the export would have with this full name if first and last
+    names were drawn independently at their frequencies in the export (`_PSEUDO_ACCOUNTS` keeps a tiny
+    export from calling every name common): agreement on a rare name is evidence, on a common one it is
+    not. The account itself is left out of both counts, or a last name found only on one person's two
+    accounts would look twice as common as it is.
     """
     boxes = mailboxes(accounts["email"], cfg.plus_tag_domains)
     public = sorted(nz.canonical_domain(d) for d in cfg.public_domains)
@@ -193,7 +195,7 @@ def features(accounts: pl.DataFrame, cfg: MatchingConfig) -> pl.DataFrame:
         has_last=(
             c("form") | ((c("last").str.len_chars() >= 4) & c("skel").str.contains(c("last"), literal=True))
         ).fill_null(False),
-        namesakes=pl.when(named).then(pl.len().over("first") * pl.len().over("last") / n),
+        namesakes=pl.when(named).then((pl.len().over("first") - 1) * (pl.len().over("last") - 1) / n),
         # Shares of each name part and of the domain, so a pair whose accounts each give one part of a
         # name (the other left it out) can still estimate its namesakes.
         fshare=pl.when(c("first").str.len_chars() > 1).then(pl.len().over("first") / n),

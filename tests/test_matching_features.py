@@ -93,7 +93,9 @@ def test_domain_typos_map_rare_look_alikes_to_the_common_domain() -> None:
 @pytest.mark.parametrize(
     ("first", "last", "companies", "namesakes"),
     [
-        pytest.param("Ana", "Lima", 2, 2 * 2 / (2 + 1000), id="unique name: counts over a floor of 1000"),
+        pytest.param(
+            "Ana", "Lima", 2, 1 * 1 / (2 + 1000), id="each account counts the other, over a floor of 1000"
+        ),
         pytest.param("N/A", "Lima", 2, None, id="placeholder first name: no name"),
     ],
 )
