@@ -112,7 +112,7 @@ def score_pair(
     if feats.height < 2:
         return 0.0, False, ""
     pair = _pairs(feats, pl.DataFrame({"a": [0], "b": [1]}, schema={"a": pl.UInt32, "b": pl.UInt32}))
-    row = ms.score(pair, cfg, every_similarity=True).row(0, named=True)
+    row = ms.score(pair, cfg, mf.name_counts(feats), every_similarity=True).row(0, named=True)
     names = _names(feats, pl.DataFrame({"lo": [0], "hi": [1]}))
     plus = frozenset(d.strip().lower() for d in cfg.plus_tag_domains)
     reason = mr.link_reason(
@@ -150,8 +150,9 @@ def _links(feats: pl.DataFrame, pairs: pl.DataFrame, cfg: MatchingConfig) -> pl.
     kept = (pl.col("i").alias("lo"), pl.col("b_i").alias("hi"), "kind", "rel", "crel", "sim", "score",
             "spelled")  # fmt: skip
     batches = (pairs.slice(offset, _BATCH) for offset in range(0, max(pairs.height, 1), _BATCH))
+    names = mf.name_counts(feats)
     return pl.concat(
-        [ms.score(_pairs(feats, batch), cfg).filter("accepted").select(kept) for batch in batches]
+        [ms.score(_pairs(feats, batch), cfg, names).filter("accepted").select(kept) for batch in batches]
     )
 
 

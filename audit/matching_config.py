@@ -11,10 +11,13 @@ from audit import normalize as nz
 
 _SCORES = ("min_score", "name_weight", "company_weight", "separator_score", "domain_typo_score", "typo_score",
            "digits_score", "name_pattern_score", "same_local_score", "rare_name_score")  # fmt: skip
-_COUNTS = {"min_local_length": (1, 64), "typo_min_length": (1, 64), "window": (1, 1000)}
+_COUNTS = {
+    "min_local_length": (1, 64), "typo_min_length": (1, 64), "window": (1, 1000),
+    "max_name_typo_accounts": (0, 1_000_000_000),
+}  # fmt: skip
 _RATIOS = {  # 0 (1 for the ratio) .. max
     "max_namesakes": 1e6, "max_same_local_namesakes": 1e6, "max_common_namesakes": 1e6,
-    "max_domain_namesakes": 1e6, "domain_typo_ratio": 1e6,
+    "max_domain_namesakes": 1e6, "domain_typo_ratio": 1e6, "name_typo_ratio": 1e6,
 }  # fmt: skip
 _LISTS = ("plus_tag_domains", "public_domains", "role_local_parts")
 
@@ -46,7 +49,12 @@ class MatchingConfig:
     max_common_namesakes: float = 0.3
     # Within one domain, namesakes x the domain's share of the accounts: above this a name does not lift
     # weak evidence (digits, a short typo, jsmith / john.smith, separators at free-mail) over min_score.
-    max_domain_namesakes: float = 0.03
+    max_domain_namesakes: float = 0.05
+    # A name one letter from another (Jhon / John) is taken for its typo only while at most this many
+    # accounts carry it, or the other is `name_typo_ratio` times commoner: names the export shows both in
+    # use (Mark / Mary) are two names.
+    max_name_typo_accounts: int = 2
+    name_typo_ratio: float = 10.0
     min_local_length: int = 4  # shorter local parts are never compared by edit distance or digits
     typo_min_length: int = 9  # shorter ones one typo apart (jon.smith / jan.smith) need agreeing names
     # Plain look-alikes (jsmithson / ksmithson: one letter apart) link only when the names agree.
@@ -77,7 +85,7 @@ class MatchingConfig:
             if not isinstance(value, tuple) or not all(isinstance(v, str) and v.strip() for v in value):
                 raise ValueError(f"{name} must be a list of non-empty strings")
         for name, top in _RATIOS.items():
-            ratio, bottom = getattr(self, name), 1 if name == "domain_typo_ratio" else 0
+            ratio, bottom = getattr(self, name), 1 if name.endswith("_ratio") else 0
             if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not bottom <= ratio <= top:
                 raise ValueError(f"{name} must be a number from {bottom} to {top:g}, got {ratio!r}")
         if self.min_score == 0:

@@ -214,7 +214,18 @@ def features(accounts: pl.DataFrame, cfg: MatchingConfig) -> pl.DataFrame:
         # ... and how many of them would share this account's domain (typos corrected): two namesakes
         # meet at a company of 40 far less often than at gmail.com.
         dom_namesakes=c("namesakes") * c("dshare"),
+        # Shares of the initials, for a pair that agrees on no more than an initial (`dmoore` beside
+        # Densaost Moore): D. Moore is as common as D and Moore are, however rare Densaost is.
+        ishare=pl.when(c("ainit").is_not_null()).then(pl.len().over("ainit") / n),
+        lishare=pl.when(c("alinit").is_not_null()).then(pl.len().over("alinit") / n),
     )
+
+
+def name_counts(feats: pl.DataFrame) -> dict[str, int]:
+    """Accounts per name value, first and last names together: how established a spelling is."""
+    values = pl.concat([feats["first"], feats["last"]]).drop_nulls()
+    counts = values.value_counts(name="n")
+    return dict(zip(counts[values.name].to_list(), counts["n"].to_list(), strict=True))
 
 
 def _other_initial(skel: pl.Expr, part: pl.Expr) -> pl.Expr:

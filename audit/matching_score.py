@@ -9,7 +9,7 @@ is: they are never agreement. Every expression is symmetric in the two accounts 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -54,21 +54,75 @@ def _per_pair(
     return blank.scatter(todo["_r"], pl.Series(values, dtype=pl.Float64)) if values else blank
 
 
-def _near(pairs: pl.DataFrame, column: str) -> pl.Series:
-    """Whether two different present values are one edit apart, both at least 4 letters long."""
+def _one_spelling(share: str, cfg: MatchingConfig) -> pl.Expr:
+    """Two spellings of a name part can be one name (a typo, a cut-off form): one of them is rare, or
+    far rarer than the other. Two names the export shows both in use (Mark / Mary, Maria / Mariam,
+    Hoang / Huang) are two names, not a slip of the keyboard."""
+    counts = (c(share) * c("nsize"), b(share) * c("nsize"))  # accounts with each spelling
+    rarer, commoner = pl.min_horizontal(*counts), pl.max_horizontal(*counts)
+    return (rarer <= cfg.max_name_typo_accounts + _EPS) | (commoner >= cfg.name_typo_ratio * rarer)
+
+
+def _established(counts: tuple[int, int], cfg: MatchingConfig) -> bool:
+    """Both spellings are names in their own right (`_one_spelling`, for plain counts)."""
+    rarer, commoner = sorted(counts)
+    return rarer > cfg.max_name_typo_accounts and commoner < cfg.name_typo_ratio * rarer
+
+
+def _two_names(names: Mapping[str, int], cfg: MatchingConfig) -> Callable[[str, str], float]:
+    """Whether two skeletons differ where one holds a name and the other another established name.
+
+    `markwright` and `marywright` are one letter apart, but Mark and Mary are both names the export
+    uses: the addresses name two people, whatever names the accounts give or leave out. The differing
+    stretch is widened to a word of at least 3 letters on each side, and what surrounds it must be empty,
+    digits or a name some account carries (so `linsajohnson` / `lisajohnson` stays a typo: Linsa is no
+    established name)."""
+
+    def word(text: str) -> bool:
+        text = text.strip(nz.DIGITS)
+        return not text.isalpha() or text in names
+
+    def check(a: str, b: str) -> float:
+        shorter = min(len(a), len(b))
+        same_start = next((i for i in range(shorter) if a[i] != b[i]), shorter)
+        same_end = next(
+            (i for i in range(shorter - same_start) if a[-1 - i] != b[-1 - i]), shorter - same_start
+        )
+        for start in range(same_start + 1):
+            for end_a in range(len(a) - same_end, len(a) + 1):
+                end_b = end_a + len(b) - len(a)
+                x, y = a[start:end_a], b[start:end_b]
+                if (
+                    min(len(x), len(y)) >= 3
+                    and _established((names.get(x, 0), names.get(y, 0)), cfg)
+                    and (start == 0 or word(a[:start]))
+                    and (end_a == len(a) or word(a[end_a:]))
+                ):
+                    return 1.0
+        return 0.0
+
+    return check
+
+
+def _near(pairs: pl.DataFrame, column: str, share: str, cfg: MatchingConfig) -> pl.Series:
+    """Whether two different present values are one edit apart, both at least 4 letters long, and
+    can be one name (`_one_spelling`)."""
     n, bn = c(column).str.len_chars(), b(column).str.len_chars()
     where = (c(column) != b(column)) & (pl.min_horizontal(n, bn) >= 4) & ((n - bn).abs() <= 1)
-    return _per_pair(pairs, where, column, OSA.distance) == 1
+    return _per_pair(pairs, where & _one_spelling(share, cfg), column, OSA.distance) == 1
 
 
-def name_relation(pairs: pl.DataFrame) -> pl.DataFrame:
+def name_relation(pairs: pl.DataFrame, cfg: MatchingConfig) -> pl.DataFrame:
     """Add `rel` (names) and `crel` (companies, or a company and the other's work domain)."""
-    pairs = pairs.with_columns(first_near=_near(pairs, "first"), last_near=_near(pairs, "last"))
+    pairs = pairs.with_columns(
+        first_near=_near(pairs, "first", "fshare", cfg), last_near=_near(pairs, "last", "lshare", cfg)
+    )
     both_first = c("first").is_not_null() & b("first").is_not_null()
     both_last = c("last").is_not_null() & b("last").is_not_null()
     swapped = both_first & both_last & (c("first") == b("last")) & (c("last") == b("first"))
     short = pl.min_horizontal(c("first").str.len_chars(), b("first").str.len_chars())
     prefix = (short >= 3) & (c("first").str.starts_with(b("first")) | b("first").str.starts_with(c("first")))
+    prefix = prefix & _one_spelling("fshare", cfg)
     initial = (c("is_init") | b("is_init")) & (c("init") == b("init"))
     first_ok = (c("first") == b("first")) | initial | (c("nick") == b("nick")) | prefix | c("first_near")
     last_ok = (c("last") == b("last")) | c("last_near")
@@ -106,9 +160,13 @@ def _lift(base: pl.Expr, rel: pl.Expr, weight: float) -> pl.Expr:
     )  # fmt: skip
 
 
-def score(pairs: pl.DataFrame, cfg: MatchingConfig, every_similarity: bool = False) -> pl.DataFrame:
-    """Add rel, crel, kind, dist, sim, score and accepted to a frame of pairs."""
-    pairs = name_relation(pairs)
+def score(
+    pairs: pl.DataFrame, cfg: MatchingConfig, names: Mapping[str, int], every_similarity: bool = False
+) -> pl.DataFrame:
+    """Add rel, crel, kind, dist, sim, score and accepted to a frame of pairs.
+
+    `names`: accounts per name value over the whole export (`matching_features.name_counts`)."""
+    pairs = name_relation(pairs, cfg)
     minlen = pl.min_horizontal("slen", "b_slen")
     gap = (c("slen") - b("slen")).abs()
     pairs = pairs.with_columns(
@@ -204,8 +262,15 @@ def score(pairs: pl.DataFrame, cfg: MatchingConfig, every_similarity: bool = Fal
     public_ok = pl.when((c("kind") == SEPARATORS) | long_typo).then(c("rel") >= PARTIAL).otherwise(agree)
     # Where only agreeing names lift the evidence over `min_score`, the name must not be a common one:
     # namesakes pick digits and initials, they do not mistype each other's addresses.
-    shares = [pl.max_horizontal(x, f"b_{x}") for x in ("fshare", "lshare", "dshare")]
-    dom_namesakes = shares[0] * shares[1] * shares[2] * c("nsize")
+    shares = [pl.max_horizontal(x, f"b_{x}") for x in ("fshare", "lshare", "dshare", "ishare", "lishare")]
+    # A pair whose missing name part an address spells agrees on what both addresses carry: when one
+    # gives only its initial (`dmoore`), the rarity is that of the initial, not of the other's full name.
+    spelled_in_both = [c("stem").str.contains(u, literal=True) & b("stem").str.contains(u, literal=True)
+                       for u in (u_first, u_last)]  # fmt: skip
+    first_share, last_share = (
+        pl.when(c("spelled") & ~spelled_in_both[k]).then(shares[k + 3]).otherwise(shares[k]) for k in (0, 1)
+    )
+    dom_namesakes = first_share * last_share * shares[2] * c("nsize")
     common = (dom_namesakes > cfg.max_domain_namesakes).fill_null(False)
     # A separator change at a free-mail provider is what a namesake picks when first.last is taken.
     weak = c("kind").is_in([DIGITS, NAME_FORM, SIMILAR]) | ((c("kind") == TYPO) & ~long_typo)
@@ -220,5 +285,8 @@ def score(pairs: pl.DataFrame, cfg: MatchingConfig, every_similarity: bool = Fal
     alike = (
         (c("rel") != CONFLICT) & (c("score") >= cfg.min_score - _EPS) & kind_ok & names_ok & ~(weak & common)
     )
-    accepted = pl.when(c("same_mailbox")).then(~c("roles") | agree).otherwise(alike)
-    return pairs.with_columns(accepted=accepted.fill_null(False))
+    pairs = pairs.with_columns(accepted=pl.when(c("same_mailbox")).then(~c("roles") | agree).otherwise(alike))
+    # Last, and only for the look-alikes that would link: the per-pair check of the words they spell.
+    look_alike = c("accepted") & c("kind").is_in([TYPO, SIMILAR])
+    two_names = _per_pair(pairs, look_alike, "skel", _two_names(names, cfg)) == 1
+    return pairs.with_columns(accepted=(c("accepted") & ~two_names.fill_null(False)).fill_null(False))

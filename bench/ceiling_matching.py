@@ -61,7 +61,7 @@ def pairs_of(people: int, seed: int) -> tuple[np.ndarray, np.ndarray, int]:
         has_company=c("company").is_not_null(),
     )
     pairs, _stats = mb.candidates(feats, WIDE)
-    scored = ms.score(m._pairs(feats, pairs), WIDE, every_similarity=True)
+    scored = ms.score(m._pairs(feats, pairs), WIDE, mf.name_counts(feats), every_similarity=True)
     skels = list(zip(scored["skel"].fill_null(""), scored["b_skel"].fill_null(""), strict=True))
     scored = scored.with_columns(
         jw=pl.Series([JaroWinkler.similarity(x, y) for x, y in skels]),

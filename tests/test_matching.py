@@ -398,6 +398,56 @@ def test_a_name_is_common_or_rare_within_its_domain(
     assert clusters(run(db, pair + crowd)) == ([("dup-1", [1, 2], 1)] if linked else [])
 
 
+@pytest.mark.parametrize(
+    ("marys", "linked"),
+    [(2, True),  # Mary on two accounts beside 40 Marks: it can be a slip of the keyboard
+     (12, False)],  # two names the export shows in use: Mark Smith and Mary Smith are two people
+    ids=["rare spelling: a typo", "both spellings in use: two names"],
+)  # fmt: skip
+def test_names_one_letter_apart_are_a_typo_only_when_one_is_rare(
+    db: duckdb.DuckDBPyConnection, marys: int, linked: bool
+) -> None:
+    crowd = [acct(100 + k, f"person{k}@corp{k}.com", "Mark" if k < 40 else "Mary", f"Fam{k}")
+             for k in range(40 + marys - 1)]  # fmt: skip
+    pair = [acct(1, "mark.smithson@acme.com", "Mark", "Smithson"),
+            acct(2, "mary.smithson@acme.com", "Mary", "Smithson")]  # fmt: skip
+    assert clusters(run(db, pair + crowd)) == ([("dup-1", [1, 2], 1)] if linked else [])
+
+
+@pytest.mark.parametrize(
+    ("first", "linked"),
+    [("Densaost", True),  # the address spells the whole first name the other account gives
+     ("D", False)],  # it gives only the initial: D. Moore is as common at gmail.com as D and Moore are
+)  # fmt: skip
+def test_a_missing_name_part_spelled_by_an_initial_is_as_common_as_the_initial(
+    db: duckdb.DuckDBPyConnection, first: str, linked: bool
+) -> None:
+    crowd = [acct(100 + k, f"person{k}@gmail.com", "Dana" if k % 2 else "Ivan", "Moore" if k % 10 == 0 else "Li")
+             for k in range(300)]  # fmt: skip
+    local = "densaost.moore" if first == "Densaost" else "dmoore"
+    pair = [
+        acct(1, "densaost.moore@gmail.com", "Densaost", "Moore"),
+        acct(2, f"{local}50@gmail.com", None, "Moore"),
+    ]
+    assert clusters(run(db, pair + crowd)) == ([("dup-1", [1, 2], 1)] if linked else [])
+
+
+@pytest.mark.parametrize(
+    ("local", "linked"),
+    [("mary.wrihgt", True),  # a slip of the keyboard in Mary's own address
+     ("mark.wright", False),  # one letter apart too, but the address names Mark, a name in its own right
+     ("markwright", False)],  # the same without a separator
+)  # fmt: skip
+def test_an_address_naming_another_established_name_is_no_typo(
+    db: duckdb.DuckDBPyConnection, local: str, linked: bool
+) -> None:
+    crowd = [
+        acct(100 + k, f"person{k}@corp{k}.com", "Mark" if k % 2 else "Mary", f"Fam{k}") for k in range(20)
+    ]
+    pair = [acct(1, "mary.wright@gmail.com", "Mary", "Wright"), acct(2, f"{local}@gmail.com", None, "Wright")]
+    assert clusters(run(db, pair + crowd)) == ([("dup-1", [1, 2], 1)] if linked else [])
+
+
 def test_missing_values_never_agree(db: duckdb.DuckDBPyConnection) -> None:
     """Two accounts with no names and no company: only the addresses can link them."""
     out = run(db, [acct(1, "ana.lima@gmail.com", "N/A", "-", company="self"),
@@ -418,6 +468,8 @@ def test_missing_values_never_agree(db: duckdb.DuckDBPyConnection) -> None:
      ({"typo_min_length": 0}, "typo_min_length must be a whole number"),
      ({"company_weight": 2}, "company_weight must be a number between 0 and 1"),
      ({"domain_typo_ratio": 0.5}, "domain_typo_ratio must be a number from 1"),
+     ({"name_typo_ratio": 0}, "name_typo_ratio must be a number from 1"),
+     ({"max_name_typo_accounts": -1}, "max_name_typo_accounts must be a whole number from 0"),
      ({"similar_needs_names": "yes"}, "similar_needs_names must be true or false"),
      ({"role_local_parts": ["billing", 3]}, "role_local_parts must be a list of non-empty strings"),
      ({"public_domains": "gmail.com"}, "public_domains must be a list of non-empty strings")],
