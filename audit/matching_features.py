@@ -208,7 +208,9 @@ def features(accounts: pl.DataFrame, cfg: MatchingConfig) -> pl.DataFrame:
             c("init"), *(_other_initial(c("stem"), x) for x in (c("last"), c("last").str.slice(0, 1)))
         ),
         alinit=pl.coalesce(
-            c("last").str.slice(0, 1), *(_other_initial(c("stem"), x) for x in (c("first"), c("init")))
+            c("last").str.slice(0, 1),
+            _next_word_initial(c("local"), c("init")),
+            *(_other_initial(c("stem"), x) for x in (c("first"), c("init"))),
         ),
     ).with_columns(
         # ... and how many of them would share this account's domain (typos corrected): two namesakes
@@ -226,6 +228,13 @@ def name_counts(feats: pl.DataFrame) -> dict[str, int]:
     values = pl.concat([feats["first"], feats["last"]]).drop_nulls()
     counts = values.value_counts(name="n")
     return dict(zip(counts[values.name].to_list(), counts["n"].to_list(), strict=True))
+
+
+def _next_word_initial(local: pl.Expr, initial: pl.Expr) -> pl.Expr:
+    """`s` of john.smith given only the first initial j: past a separator, the next word is the last
+    name (the letter beside the initial, `o`, would be wrong)."""
+    first_word = local.str.extract(r"^([^._-]+)[._-]", 1)
+    return pl.when(first_word.str.starts_with(initial)).then(local.str.extract(r"^[^._-]+[._-]+([^._-])", 1))
 
 
 def _other_initial(skel: pl.Expr, part: pl.Expr) -> pl.Expr:

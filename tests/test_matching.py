@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from audit import matching_blocking as mb
@@ -522,6 +522,7 @@ PERSON = st.tuples(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(PERSON, PERSON)
+@example(("john.smith@acme.com", "J", None), ("jsmith@acme.com", "John", "Smith"))  # blocking missed it
 def test_the_pass_links_exactly_the_pairs_score_pair_accepts(
     db: duckdb.DuckDBPyConnection, a: Any, b: Any
 ) -> None:
