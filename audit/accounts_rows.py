@@ -21,6 +21,9 @@ from audit.inputs import sha256_hex
 from audit.rawlines import Overlong
 
 MAX_RECORD_LINES = 50  # a quoted field may hold up to 49 line breaks
+# The csv module refuses a field over 128 KiB by default; a field here is bounded by the lines it
+# spans (inputs.max_line_bytes each), so that limit would reject rows the job's own limit accepts.
+csv.field_size_limit(2**31 - 1)  # the largest value a C long holds everywhere
 TIMESTAMP_COLUMNS = ("created_at", "updated_at", "confirmed_at", "confirmation_sent_at", "last_sign_in_at")
 TRUE_WORDS = {"true", "t", "1", "yes", "y"}
 FALSE_WORDS = {"false", "f", "0", "no", "n"}
