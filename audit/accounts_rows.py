@@ -132,10 +132,15 @@ def parse_bool(text: str) -> bool:
     raise ValueError("not a boolean")
 
 
+INT64 = range(-(2**63), 2**63)  # stg_accounts holds integers as BIGINT
+
+
 def parse_int(text: str) -> int:
     value = text.strip()
-    if not re.fullmatch(r"[+-]?[0-9]{1,18}", value):  # ASCII digits only: no "1_000", "1e3", "١٢"
+    if not re.fullmatch(r"[+-]?[0-9]{1,19}", value):  # ASCII digits only: no "1_000", "1e3", "١٢"
         raise ValueError("not an integer")
+    if int(value) not in INT64:
+        raise ValueError("not a 64-bit integer")
     return int(value)
 
 

@@ -15,7 +15,7 @@ from audit.accounts_rows import FALSE_WORDS, TIMESTAMP_COLUMNS, TRUE_WORDS
 PY_SPACE = "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(0x3001)) if c.isspace())
 BLANK = f"[{PY_SPACE}]*"
 ASCII_SPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f ]*"  # the ASCII part of PY_SPACE
-INTEGER = f"^{ASCII_SPACE}([+-]?[0-9]{{1,18}}){ASCII_SPACE}$"
+INTEGER = f"^{ASCII_SPACE}([+-]?[0-9]{{1,19}}){ASCII_SPACE}$"  # beyond BIGINT: TRY_CAST gives NULL
 WORD = f"^{ASCII_SPACE}([A-Za-z01]{{1,5}}){ASCII_SPACE}$"
 # The forms parse_timestamp reads most often: date, optional time with up to 6 fraction digits, then
 # ' UTC', 'Z', an offset (+HH:MM, +HHMM) or Rails' ' +HHMM'. Ranges are checked here or by strptime.

@@ -51,7 +51,9 @@ integers = st.one_of(
     st.builds(
         lambda s, sign, d, t: s + sign + d + t, spaces, st.sampled_from(["", "+", "-", "--"]), digits, spaces
     ),
-    st.sampled_from(["1e3", "1_000", "١٢", "9" * 18, "9" * 19, "0x1f", " ", ""]),
+    st.sampled_from(
+        ["1e3", "1_000", "١٢", "9" * 18, "9" * 19, str(2**63 - 1), str(-(2**63)), str(2**63), "0x1f", " ", ""]
+    ),
 )
 booleans = st.builds(
     lambda s, w, t: s + w + t,

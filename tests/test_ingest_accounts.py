@@ -269,3 +269,21 @@ def test_a_quoted_field_longer_than_the_csv_modules_default_limit_loads(tmp_path
         (1, 1_000_000),
         (2, 1_000_000),
     ]
+
+
+def test_every_int64_id_loads_and_one_beyond_is_rejected(tmp_path: Path) -> None:
+    top, bottom = str(2**63 - 1), str(-(2**63))
+    text = "\n".join(
+        [HEADER, row(1, id=top), row(2, id=bottom), row(3, id="1" + "0" * 18, sign_in_count=top),
+         row(4, id=str(2**63)), row(5, sign_in_count=str(-(2**63) - 1)), row(6, id="9" * 19)]
+    )  # fmt: skip
+    stats, rejects, con = load(tmp_path, text)
+    assert counts(stats)[3:] == (6, 3, 3)
+    assert codes(rejects) == [(5, "bad_integer"), (6, "bad_integer"), (7, "bad_integer")]
+    assert con.execute(
+        "SELECT account_id, sign_in_count FROM stg_accounts ORDER BY source_line"
+    ).fetchall() == [
+        (2**63 - 1, 1),
+        (-(2**63), 1),
+        (10**18, 2**63 - 1),
+    ]
