@@ -350,6 +350,8 @@ def _header(item: Record, cfg: Config, file: str) -> tuple[list[str], dict[str, 
         if len(header) == 1:
             other = next((d for d in OTHER_DELIMITERS if d in header[0] and d != cfg.csv_delimiter), None)
             hint = f"; the header looks {other!r}-separated: set csv.delimiter" if other else ""
+        if any("\x00" in h for h in header):  # ASCII names in UTF-16/32 without a BOM read as UTF-8
+            hint += "; the header holds NUL bytes (UTF-16 or UTF-32?): export the file as UTF-8"
         raise DataError(
             f"header lacks required column(s): {wanted}; found {len(header)} column(s): {found}{hint}",
             file=file,

@@ -10,6 +10,7 @@ caller once the header has been checked, in the order the line-by-line reader ra
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import math
 from collections.abc import Iterator
@@ -25,6 +26,12 @@ from audit.rawlines import Overlong, RawFile, strip_cr, whole_lines
 
 BLOCK_BYTES = 32 << 20
 LINES_TABLE = "acc_lines"
+WIDE_BOMS = (  # UTF-32 first: its little-endian mark starts with UTF-16's
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
 SCHEMA = pa.schema([("line", pa.int64()), ("raw", pa.large_string()), ("orig", pa.large_binary())])
 
 
@@ -112,12 +119,7 @@ def _block_decoded(
         try:
             texts.append(line.decode(encoding))
         except UnicodeDecodeError:
-            lines.failure = DataError(
-                f"line is not valid {where[1]}; set csv.encoding in the config if the export uses "
-                "another encoding",
-                file=where[0],
-                line=number,
-            )
+            lines.failure = DataError(_undecodable(number, line, where[1]), file=where[0], line=number)
             lines.failure_line = number
             lines.count = number
             break
@@ -131,6 +133,17 @@ def _block_decoded(
         ],
         schema=SCHEMA,
     )
+
+
+def _undecodable(number: int, line: bytes, encoding: str) -> str:
+    """Why a line does not decode: a UTF-16/32 file cannot be named in csv.encoding, so say what it is."""
+    wide = next((name for bom, name in WIDE_BOMS if line.startswith(bom)), None)
+    if number == 1 and wide is not None:
+        return (
+            f"the file is {wide} (it starts with a {wide} byte-order mark): export it as UTF-8 "
+            "(csv.encoding takes ASCII-compatible encodings only)"
+        )
+    return f"line is not valid {encoding}; set csv.encoding in the config if the export uses another encoding"
 
 
 def stream(

@@ -287,3 +287,24 @@ def test_every_int64_id_loads_and_one_beyond_is_rejected(tmp_path: Path) -> None
         (-(2**63), 1),
         (10**18, 2**63 - 1),
     ]
+
+
+@pytest.mark.parametrize(
+    ("codec", "bom", "encoding", "fragment"),
+    [
+        ("utf-16-le", b"\xff\xfe", "utf-8", "the file is UTF-16 (it starts with a UTF-16 byte-order mark)"),
+        ("utf-16-be", b"\xfe\xff", "utf-8", "the file is UTF-16 (it starts with a UTF-16 byte-order mark)"),
+        ("utf-32-le", b"\xff\xfe\x00\x00", "utf-8", "the file is UTF-32 (it starts with a UTF-32 byte-order"),
+        ("utf-16-le", b"", "utf-8", "header holds NUL bytes (UTF-16 or UTF-32?): export the file as UTF-8"),
+        ("utf-16-be", b"\xfe\xff", "latin-1", "header holds NUL bytes (UTF-16 or UTF-32?)"),
+    ],
+)
+def test_a_utf16_or_utf32_export_is_named_as_such(
+    tmp_path: Path, codec: str, bom: bytes, encoding: str, fragment: str
+) -> None:
+    # csv.encoding cannot name UTF-16/32 (lines are split on b"\n"): the message must not suggest it
+    data = bom + (HEADER + "\n" + row(1) + "\n").encode(codec)
+    with pytest.raises(DataError) as info:
+        load(tmp_path, data, encoding=encoding)
+    assert fragment in str(info.value) and info.value.line == 1
+    assert "set csv.encoding" not in str(info.value)
