@@ -332,7 +332,10 @@ def _shown(name: str) -> str:
 
 def _header(item: Record, cfg: Config, file: str) -> tuple[list[str], dict[str, int]]:
     if item.fields is None:
-        raise DataError(f"header cannot be parsed as CSV: {item.message}", file=file, line=item.start)
+        # lines end at "\n" only, so a file whose lines end in "\r" alone is one line
+        cr = "; the file's lines may end in CR alone: export it with LF or CRLF line endings"
+        hint = cr if "carriage return" in item.message else ""
+        raise DataError(f"header cannot be parsed as CSV: {item.message}{hint}", file=file, line=item.start)
     header = item.fields
     names = [cfg.columns.get(h.strip(), h.strip()) for h in header]
     repeated = sorted({n for n in names if n and names.count(n) > 1})

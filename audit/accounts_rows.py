@@ -51,6 +51,9 @@ def parse_csv(text: str, delimiter: str) -> tuple[list[str] | None, str, str]:
         reason = str(exc)
         if "unexpected end of data" in reason:
             return None, "unterminated_quote", "a quoted field is never closed"
+        if "new-line character seen in unquoted field" in reason:  # the csv module's advice is for coders
+            where = "a carriage return" if "\r" in text else "a line break"
+            return None, "bad_csv", f"record cannot be parsed as CSV ({where} outside quotes)"
         return None, "bad_csv", f"record cannot be parsed as CSV ({reason.split(':')[0]})"
     if len(rows) != 1:
         return None, "bad_csv", "record cannot be parsed as CSV (a line break outside quotes)"

@@ -113,8 +113,10 @@ def _shown(name: str) -> str:
 
 
 def _header(item: Record, cfg: Config, file: str) -> tuple[list[str], dict[str, int]]:
-    if item.fields is None:
-        raise DataError(f"header cannot be parsed as CSV: {item.message}", file=file, line=item.start)
+    if item.fields is None:  # (the hints here follow later fixes to the messages, not cf3a547)
+        cr = "; the file's lines may end in CR alone: export it with LF or CRLF line endings"
+        hint = cr if "carriage return" in item.message else ""
+        raise DataError(f"header cannot be parsed as CSV: {item.message}{hint}", file=file, line=item.start)
     header = item.fields
     names = [cfg.columns.get(h.strip(), h.strip()) for h in header]
     repeated = sorted({n for n in names if n and names.count(n) > 1})
@@ -132,6 +134,8 @@ def _header(item: Record, cfg: Config, file: str) -> tuple[list[str], dict[str, 
         if len(header) == 1:
             other = next((d for d in OTHER_DELIMITERS if d in header[0] and d != cfg.csv_delimiter), None)
             hint = f"; the header looks {other!r}-separated: set csv.delimiter" if other else ""
+        if any("\x00" in h for h in header):
+            hint += "; the header holds NUL bytes (UTF-16 or UTF-32?): export the file as UTF-8"
         raise DataError(
             f"header lacks required column(s): {wanted}; found {len(header)} column(s): {found}{hint}",
             file=file,

@@ -308,3 +308,22 @@ def test_a_utf16_or_utf32_export_is_named_as_such(
         load(tmp_path, data, encoding=encoding)
     assert fragment in str(info.value) and info.value.line == 1
     assert "set csv.encoding" not in str(info.value)
+
+
+def test_a_carriage_return_outside_quotes_is_named_and_cr_only_line_endings_are_explained(
+    tmp_path: Path,
+) -> None:
+    # a CR-only file is one physical line (lines end at "\n"): its header cannot parse; say why
+    with pytest.raises(DataError) as info:
+        load(tmp_path, "\r".join([HEADER, *good(3)]) + "\r")
+    message = str(info.value)
+    assert info.value.line == 1 and "universal-newline" not in message
+    assert message.endswith(
+        "header cannot be parsed as CSV: record cannot be parsed as CSV (a carriage return outside "
+        "quotes); the file's lines may end in CR alone: export it with LF or CRLF line endings"
+    )
+    bad = row(1, first_name="A\rna")
+    _, rejects, _ = load(tmp_path, "\n".join([HEADER, *good(3), bad, *good(3, 200)]) + "\n")
+    assert rejects == [
+        (5, "bad_csv", "record cannot be parsed as CSV (a carriage return outside quotes)", sha256_hex(bad))
+    ]
