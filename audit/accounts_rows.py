@@ -27,8 +27,10 @@ csv.field_size_limit(2**31 - 1)  # the largest value a C long holds everywhere
 TIMESTAMP_COLUMNS = ("created_at", "updated_at", "confirmed_at", "confirmation_sent_at", "last_sign_in_at")
 TRUE_WORDS = {"true", "t", "1", "yes", "y"}
 FALSE_WORDS = {"false", "f", "0", "no", "n"}
-# local@domain: no blanks, quotes or brackets; a dotted domain whose last label has 2+ characters.
-EMAIL = re.compile(r"[^\s@\"(),:;<>\[\]\\]+@(?:[^\s@\"(),:;<>\[\]\\.]+\.)+[^\s@\"(),:;<>\[\]\\.]{2,}")
+# local@domain: no blanks, control characters, quotes or brackets; a dotted domain whose last label has
+# 2+ characters. A dot may not start or end the local part nor follow a dot (email_problem checks it).
+_NOT = r"\s\x00-\x1f\x7f@\"(),:;<>\[\]\\"
+EMAIL = re.compile(rf"[^{_NOT}]+@(?:[^{_NOT}.]+\.)+[^{_NOT}.]{{2,}}")
 
 
 @dataclass
@@ -181,6 +183,7 @@ def email_problem(email: str | None) -> tuple[str, str] | None:
     """Data quality of a kept row's email: empty, or not a syntactically valid address."""
     if email is None or not email.strip():
         return "empty_email", "kept: the email is empty"
-    if not EMAIL.fullmatch(email.strip()) or ".." in email:
+    address = email.strip()
+    if not EMAIL.fullmatch(address) or ".." in address or address.startswith(".") or ".@" in address:
         return "invalid_email", "kept: the email is not a valid address"
     return None

@@ -113,5 +113,6 @@ def email_problem_sql(email: str) -> str:
         f"CASE WHEN {email} IS NULL THEN {{'code': 'empty_email', 'message': 'kept: the email is empty'}} "
         f"WHEN NOT regexp_full_match({email}, '{PRINTABLE_ASCII}') THEN NULL "
         f"WHEN NOT regexp_full_match(trim({email}, ' '), '{EMAIL_ASCII}') OR contains({email}, '..') "
+        f"OR starts_with(trim({email}, ' '), '.') OR contains({email}, '.@') "
         f"THEN {{'code': 'invalid_email', 'message': 'kept: the email is not a valid address'}} END"
     )

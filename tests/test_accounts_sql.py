@@ -65,7 +65,8 @@ texts = st.one_of(st.sampled_from(["", " ", "\xa0", "\u2028", "Ana", " Bo "]), s
 emails = st.one_of(
     st.sampled_from(
         ["a@acme.com", " a@acme.com ", "a..b@acme.com", "a@b.c", "not an email", "o'brien+x@sub.acme.co.uk",
-         "jos\xe9@acme.com", "a@acme.com\xa0", "a b@acme.com", "a@acme.com\t", "", "@acme.com", "a@acme..com"]
+         "jos\xe9@acme.com", "a@acme.com\xa0", "a b@acme.com", "a@acme.com\t", "", "@acme.com", "a@acme..com",
+         ".a@acme.com", " .a@acme.com", "a.@acme.com", "a.b.@acme.com", "a@acme.com.", "a\x01@acme.com"]
     ),
     st.text(alphabet="ab.@ -+\"", max_size=12),
 )  # fmt: skip
