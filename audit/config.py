@@ -296,6 +296,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("inputs.max_line_bytes must be at least 1024")
     if len(cfg.csv_delimiter) != 1:
         raise ConfigError("csv.delimiter must be a single character")
+    if cfg.csv_delimiter in "\r\n":
+        raise ConfigError("csv.delimiter cannot be a line break: lines end at LF (CRLF)")
     try:
         "".encode(cfg.encoding)
     except LookupError:

@@ -91,6 +91,8 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
         ("[domains]\ngitlab = ['x.com']\nportal = ['x.com']\n", "both gitlab and portal: x.com"),
         ("[csv]\nencoding = 'utf-99'\n", "not a known encoding"),
         ("[csv]\ndelimiter = ';;'\n", "single character"),
+        ('[csv]\ndelimiter = "\\n"\n', "csv.delimiter cannot be a line break: lines end at LF (CRLF)"),
+        ('[csv]\ndelimiter = "\\r"\n', "csv.delimiter cannot be a line break"),
         ("as_of = 'soon'\n", "as_of must be a date"),
         ("[matching]\nno_such_threshold = 1\n", "unknown config key(s) in [matching]"),
         ("not toml [", "invalid TOML"),
