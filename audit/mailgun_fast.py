@@ -35,7 +35,7 @@ import duckdb
 import pyarrow as pa
 
 from audit.mailgun_scan import Scan, scan
-from audit.mailgun_shapes import key_problems, shape_of
+from audit.mailgun_shapes import NESTED_OBJECTS, key_problems, shape_of
 from audit.mailgun_sql import MAIL_KIND, RECIPIENT_NORM, bind
 from audit.rawlines import GZIP_MAGIC
 
@@ -287,18 +287,28 @@ def _sample_problems(con: duckdb.DuckDBPyConnection, results: dict[int, Scan]) -
     con.register(
         "mg_samples", pa.table({"no": pa.array(numbers, pa.int32()), "raw": pa.concat_arrays(texts)})
     )
-    try:
-        lists = con.execute("SELECT no, TRY(json_keys(raw)) AS k FROM mg_samples GROUP BY ALL").fetchall()
+    try:  # the top-level keys, then those of each nested object the loader reads (as BLOCK_SQL does)
+        lists = con.execute(
+            "SELECT no, TRY(json_keys(raw, $paths)) AS k FROM mg_samples GROUP BY ALL",
+            {"paths": ["$", *NESTED_OBJECTS]},
+        ).fetchall()
     finally:
         con.unregister("mg_samples")
-    verdicts: dict[tuple[str, ...] | None, bool] = {}
-    for no, keys in lists:
-        key = None if keys is None else tuple(keys)
+    verdicts: dict[tuple[tuple[str, ...] | None, ...] | None, bool] = {}
+    for no, found in lists:
+        key = None if found is None else tuple(None if k is None else tuple(k) for k in found)
         if key not in verdicts:
-            verdicts[key] = keys is not None and shape_of(keys) == "v3" and not any(key_problems("v3", keys))
+            verdicts[key] = found is not None and found[0] is not None and _plain_v3(found[0], found[1:])
         if not verdicts[key]:
             why.setdefault(no, "a sample line is not a plain v3 item")
     return why
+
+
+def _plain_v3(keys: list[str], nested: list[list[str] | None]) -> bool:
+    """Top-level keys of a v3 item, all known, none repeated there or in a nested object read."""
+    if shape_of(keys) != "v3" or any(key_problems("v3", keys)):
+        return False
+    return all(inner is None or len(set(inner)) == len(inner) for inner in nested)
 
 
 def _number_lines(con: duckdb.DuckDBPyConnection, firsts: dict[int, int]) -> None:

@@ -308,3 +308,32 @@ def test_a_line_just_within_the_limit_stays_on_the_fast_path(
     kept = kept_by_fast_path(monkeypatch)
     stats, rejects, _ = run({"mg.gitlab.com": str(tmp_path / "d.jsonl")}, max_line_bytes=2048)
     assert kept == [0] and rejects == [] and stats[0].rows_loaded == 14
+
+
+# A key repeated in a nested object the loader reads but the reader has no column for: the reader loads
+# such a line, so the sample check must see it (in the first MiB every line is a sample).
+NESTED_REPEATS = [
+    ('"subject": "Confirmation', '"to": "a", "to": "b", "subject": "Confirmation'),
+    ('"code": 250', '"code": 250, "attempt-no": 1, "attempt-no": 2'),
+    ('"message": {', '"message": {"size": 1, "size": 2, '),
+    ('"delivery-status"', '"domain": {"name": "mg.gitlab.com", "x": 1, "x": 2}, "delivery-status"'),
+]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"), NESTED_REPEATS, ids=["headers", "delivery-status", "message", "domain"]
+)
+def test_a_nested_repeated_key_on_a_sample_line_is_rejected_as_line_by_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, old: str, new: str
+) -> None:
+    odd = line("odd").replace(old, new, 1)
+    assert odd != line("odd")
+    write(tmp_path / "d.jsonl", [*good(10, "g"), odd, *good(3, "h")])
+    inputs = {"mg.gitlab.com": str(tmp_path / "d.jsonl")}
+    kept = kept_by_fast_path(monkeypatch)
+    fast = run(inputs)
+    assert kept == []
+    monkeypatch.setattr(mailgun, "load_fast", lambda *args: None)
+    slow = run(inputs)
+    assert (accounting(fast[0]), fast[1], fast[2]) == (accounting(slow[0]), slow[1], slow[2])
+    assert [(r[1], r[2]) for r in fast[1]] == [(11, "duplicate_key")]
