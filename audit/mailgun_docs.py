@@ -49,14 +49,25 @@ def _decode(text: str, pos: int) -> tuple[object, int]:
         return DECODER.raw_decode(text, pos)
     except json.JSONDecodeError as exc:
         raise PageError(exc.msg, exc.pos) from None
-    except ValueError as exc:  # NaN / Infinity
-        raise PageError(str(exc), pos) from None
+    except ValueError as exc:  # NaN / Infinity: the decoder does not say where
+        raise PageError(str(exc), _constant_at(text, pos)) from None
     except RecursionError:  # Python's decoder recurses; a deep but valid value is still one value
         end = _end_of_deep_value(text, pos)
         keys = _deep_keys(text[pos:end])
         if keys is None:
             raise PageError("nested too deeply and not valid JSON", pos) from None
         return keys, end  # what the callers look at: the object's top-level keys
+
+
+_CONSTANT = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|-?Infinity|NaN')
+
+
+def _constant_at(text: str, pos: int) -> int:
+    """Offset of the first NaN or Infinity outside a string from text[pos] (pos if there is none)."""
+    for token in _CONSTANT.finditer(text, pos):
+        if not token.group().startswith('"'):
+            return token.start()
+    return pos
 
 
 _TOKEN = re.compile(r'["\[\]{}]')

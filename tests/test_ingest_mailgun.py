@@ -318,6 +318,19 @@ def test_a_broken_multi_line_document_stops_the_run_at_its_line(tmp_path: Path) 
     assert info.value.line == 4 and "cannot be parsed" in str(info.value)
 
 
+@pytest.mark.parametrize("constant", ["NaN", "-Infinity", "Infinity"])
+def test_a_document_with_a_nan_stops_the_run_at_the_line_of_the_nan(tmp_path: Path, constant: str) -> None:
+    page = {"items": [item("a", subject="NaN Infinity"), item("b", timestamp=0)], "paging": {}}
+    text = json.dumps(page, indent=2).replace('"timestamp": 0', f'"timestamp": {constant}') + "\n"
+    at = next(
+        n for n, text_line in enumerate(text.splitlines(), start=1) if constant in text_line.split('"')[-1]
+    )
+    assert at > 20
+    with pytest.raises(DataError) as info:
+        load(tmp_path, text, name="page.json")
+    assert info.value.line == at and "cannot be parsed" in str(info.value)
+
+
 def test_both_paths_give_identical_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lines = [*good(40), line("x", id=5), line("y", timestamp=1.0), line("z", recipient=None), line("g3")]
     text = "\n".join(lines) + "\n"
