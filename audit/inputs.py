@@ -170,8 +170,11 @@ class Rejects:
 
 
 def expand(pattern: str) -> list[Path]:
-    """A path or a glob, as a sorted list of existing files; no match is an input error."""
-    if glob.has_magic(pattern):
+    """A path or a glob, as a sorted list of existing files; no match is an input error.
+
+    A file that exists under exactly this name is that file, even when its name holds glob
+    characters (`dump[1].jsonl` is not read as the pattern matching `dump1.jsonl`)."""
+    if glob.has_magic(pattern) and not Path(pattern).is_file():
         paths = sorted(Path(p) for p in glob.glob(pattern) if Path(p).is_file())
         if not paths:
             raise InputError("no file matches this pattern", file=pattern)

@@ -280,6 +280,14 @@ def test_the_item_domain_wins_over_the_input_domain(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("name", ["dump[1].jsonl", "dump[a-z].jsonl", "x[.jsonl"])
+def test_a_dump_named_with_glob_characters_is_read_as_named(tmp_path: Path, name: str) -> None:
+    (tmp_path / "dump1.jsonl").write_text(line("other") + "\n")  # what dump[1] matches as a pattern
+    stats, rejects, con = load(tmp_path, "\n".join(good(3)) + "\n", name=name)
+    assert (Path(stats.path).name, stats.rows_loaded, rejects) == (name, 3, [])
+    assert con.execute("SELECT count(*) FROM stg_events WHERE event_id = 'other'").fetchall() == [(0,)]
+
+
 def test_api_pages_on_lines_keep_the_page_line_and_items_are_numbered(tmp_path: Path, path_kind: str) -> None:
     page1 = {"items": [item("a"), 5, item("b", id=None)], "paging": {"next": "x"}}
     text = "\n".join([json.dumps(page1), line("c"), json.dumps({"items": "nope"}), json.dumps({"items": []})])
