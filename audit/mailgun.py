@@ -25,7 +25,14 @@ from audit.config import Config, EventsInput
 from audit.errors import InputError
 from audit.inputs import InputStats, Rejects, expand, sha256_hex
 from audit.mailgun_dedup import create_empty_events, deduplicate
-from audit.mailgun_docs import PageError, looks_like_document, page_items, read_document, split_document
+from audit.mailgun_docs import (
+    PageError,
+    head,
+    looks_like_document,
+    page_items,
+    read_document,
+    split_document,
+)
 from audit.mailgun_fast import RECHECK, Candidate, Outcome, load_fast
 from audit.mailgun_scan import wanted_lines
 from audit.mailgun_shapes import KNOWN_EVENTS, key_problems, message, safe_event, safe_key
@@ -187,7 +194,7 @@ def _load_lines(
     blocks = line_blocks(raw, cfg.max_line_bytes)
     early = 0
     for block in blocks:
-        if f.stats.lines == 0 and _opens_document(block):
+        if f.stats.lines == 0 and _opens_document(block, f.path):
             blocks.close()
             _load_document(con, cfg, f, bound, rejects, keys)
             return
@@ -223,9 +230,11 @@ def _insert(
     keys.learn(con, int(bound["file_no"]))
 
 
-def _opens_document(block: Block) -> bool:
+def _opens_document(block: Block, path: Path) -> bool:
+    """Is the first block's first non-blank line the start of a JSON document? A first line too long
+    for the block's text (rejected unread) is looked at from the file's first bytes."""
     if block.table is None:
-        return False
+        return looks_like_document(head(path).partition("\n")[0])
     for text in block.table.column("raw").slice(0, 1000).to_pylist():
         if text.strip():
             return looks_like_document(text)

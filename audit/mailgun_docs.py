@@ -157,9 +157,18 @@ def page_items(text: str, pos: int = 0) -> tuple[list[tuple[int, str]], int]:
 
 
 def looks_like_document(first_line: str) -> bool:
-    """A file whose first non-blank line opens a value it does not close is one JSON document."""
+    """Is a file whose first non-blank line is this one JSON documents rather than JSON lines?
+
+    Yes when the line opens a value it does not close (`{`, `[`, `{"items": [` or an item followed
+    by a comma), or opens an array of objects (a JSON array of items, even on one line). A line that
+    is a whole array of anything else (`[1, 2]`) is a line of a JSON-lines dump, rejected as not an object.
+    """
     line = first_line.strip()
-    return line[:1] in ("{", "[") and line[-1:] in ("{", "[")
+    if line[:1] not in ("{", "["):
+        return False
+    if line[-1:] in ("{", "[", ","):  # the value goes on on the next line
+        return True
+    return line[:1] == "[" and line[1:].lstrip()[:1] == "{"
 
 
 @dataclass
@@ -216,6 +225,13 @@ def _line_counter(text: str) -> Callable[[int], int]:
         return state["line"]
 
     return line_of
+
+
+def head(path: Path, size: int = 1 << 20) -> str:
+    """The first `size` decompressed bytes of a file as text (invalid UTF-8 replaced)."""
+    for chunk in RawFile(path).chunks(size):  # the generator (and the file) closes when dropped
+        return chunk.decode("utf-8", "replace")
+    return ""
 
 
 def read_document(path: Path) -> tuple[str, RawFile]:

@@ -62,6 +62,8 @@ SHAPES = {
     "api_page_line": json.dumps(PAGE) + "\n",
     "api_page_pretty": json.dumps(PAGE, indent=2) + "\n",
     "item_array_pretty": json.dumps([V3], indent=2) + "\n",
+    "item_array_line": json.dumps([V3]) + "\n",
+    "api_page_item_per_line": '{"items": [\n' + json.dumps(V3) + '\n], "paging": {}}\n',
     "webhook": json.dumps(WEBHOOK) + "\n",
     "webhook_with_domain": json.dumps(WEBHOOK_NEW) + "\n",
     "logs_api_item": json.dumps(LOGS) + "\n",
@@ -111,6 +113,52 @@ def test_shapes_are_noted_and_can_be_mixed_in_one_file(tmp_path: Path) -> None:
     assert con.execute("SELECT event_id, source_line FROM stg_events ORDER BY 1").fetchall() == [
         ("a", 1), ("b", 2), ("c", 3), ("d", 4), ("e", 5),
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ("[" + ", ".join(json.dumps(V3 | {"id": f"a{n}"}) for n in range(3)) + "]\n", [1, 1, 1]),
+        ("[" + ",\n".join(json.dumps(V3 | {"id": f"a{n}"}) for n in range(3)) + "]\n", [1, 2, 3]),
+        ('{"items": [' + ",\n".join(json.dumps(V3 | {"id": f"a{n}"}) for n in range(3)) + "]}\n", [1, 2, 3]),
+        ("".join("[" + json.dumps(V3 | {"id": f"a{n}"}) + "]\n" for n in range(3)), [1, 2, 3]),
+    ],
+    ids=["one line", "an item per line", "page with an item per line", "an array per line"],
+)
+def test_a_file_of_json_arrays_of_items_gives_each_item_at_its_line(
+    tmp_path: Path, text: str, lines: list[int]
+) -> None:
+    path = tmp_path / "items.json"
+    path.write_text(text)
+    con, rejects = duckdb.connect(), Rejects()
+    stats = load_events(con, Config(), (EventsInput("mg.gitlab.com", str(path)),), rejects)[0]
+    assert (stats.rows_read, stats.rows_loaded, rejects.rows) == (3, 3, [])
+    values = text.count("\n[") + text.startswith("[") + text.startswith("{")  # top-level values
+    assert stats.lines == stats.blank_lines + stats.continuation_lines + values
+    got = con.execute("SELECT event_id, source_line FROM stg_events ORDER BY 1").fetchall()
+    assert got == [(f"a{n}", at) for n, at in enumerate(lines)]
+
+
+@pytest.mark.parametrize("end", ["\n", ""], ids=["newline", "no newline"])
+def test_a_one_line_array_of_items_is_a_document_whatever_its_length(tmp_path: Path, end: str) -> None:
+    path = tmp_path / "items.json"
+    path.write_text(json.dumps([V3 | {"id": f"a{n}"} for n in range(5)]) + end)
+    assert path.stat().st_size > 2048
+    con, rejects = duckdb.connect(), Rejects()
+    stats = load_events(con, Config(max_line_bytes=2048), (EventsInput("mg.gitlab.com", str(path)),), rejects)
+    assert (stats[0].rows_read, stats[0].rows_loaded, rejects.rows) == (5, 5, [])
+
+
+def test_a_first_line_that_is_an_array_of_non_objects_is_a_rejected_line(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text("\n".join(["[1, 2]", *(json.dumps(V3 | {"id": f"a{n}"}) for n in range(3))]) + "\n")
+    con, rejects = duckdb.connect(), Rejects()
+    stats = load_events(con, Config(reject_limit=1.0), (EventsInput("mg.gitlab.com", str(path)),), rejects)[0]
+    assert (stats.rows_read, stats.rows_loaded, [(r[1], r[2]) for r in rejects.rows]) == (
+        4,
+        3,
+        [(1, "not_object")],
+    )
 
 
 def _repeat_first_key(text: str, inside: str) -> str:
