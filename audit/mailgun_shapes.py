@@ -1,9 +1,10 @@
 """Every Mailgun dump shape, recognised per line and validated in one DuckDB statement per block.
 
 Shapes (by the line's top-level keys): `webhook` (has event-data), `api_page` (has items; expanded
-by mailgun_docs), `logs` (Logs API v1: @timestamp), `flat` (export scripts that join nested keys with
-`_`), and `v3` (an Events API item). Each shape maps onto the same 13 slots, so one statement
-classifies, checks types and converts every line; Python never loops over good lines.
+by mailgun_docs), `flat` (export scripts that join nested keys with `_`, of a v3 or a Logs API item),
+`logs` (Logs API v1: @timestamp), and `v3` (an Events API item). Each shape maps onto the same 13
+slots, so one statement classifies, checks types and converts every line; Python never loops over
+good lines.
 
 The SQL itself is in mailgun_sql; this module holds what both it and the Python side must agree on,
 and the checks made once per distinct key list rather than once per line.
@@ -166,8 +167,8 @@ def shape_of(keys: list[str]) -> str:
         return "webhook"
     if "items" in keys and "event" not in keys:
         return "api_page"
+    if set(keys) & set(FLAT_MARKERS):  # before @timestamp: a Logs API item can be flattened too
+        return "flat"
     if "@timestamp" in keys:
         return "logs"
-    if set(keys) & set(FLAT_MARKERS):
-        return "flat"
     return "v3"

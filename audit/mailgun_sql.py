@@ -185,8 +185,8 @@ WITH a AS (
         CASE WHEN k IS NULL THEN NULL
              WHEN list_contains(k, 'event-data') THEN 'webhook'
              WHEN list_contains(k, 'items') AND NOT list_contains(k, 'event') THEN 'api_page'
-             WHEN list_contains(k, '@timestamp') THEN 'logs'
              WHEN list_has_any(k, $flat_markers) THEN 'flat'
+             WHEN list_contains(k, '@timestamp') THEN 'logs'
              ELSE 'v3' END AS shape
     FROM b2
 ), d AS (

@@ -53,6 +53,11 @@ FLAT = {
     "delivery_status_description": "",
     "delivery_status_message": "5.1.1 User unknown",
 }
+FLAT_LOGS = {k: v for k, v in FLAT.items() if k != "timestamp"} | {  # a Logs API item, flattened
+    "@timestamp": LOGS["@timestamp"],
+    "domain_name": "mg.gitlab.com",
+    "user_variables": "{}",
+}
 WEBHOOK = {"signature": {"timestamp": "1763630001", "token": "t0k", "signature": "ab12"}, "event-data": V3}
 WEBHOOK_NEW = {"signature": WEBHOOK["signature"], "event-data": V3 | {"domain": {"name": "mg.gitlab.com"}}}
 PAGE = {"items": [V3], "paging": {"next": "https://api.mailgun.net/v3/x/events/W3", "previous": "..."}}
@@ -68,6 +73,7 @@ SHAPES = {
     "webhook_with_domain": json.dumps(WEBHOOK_NEW) + "\n",
     "logs_api_item": json.dumps(LOGS) + "\n",
     "flattened": json.dumps(FLAT) + "\n",
+    "flattened_logs_item": json.dumps(FLAT_LOGS) + "\n",
 }
 
 
