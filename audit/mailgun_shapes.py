@@ -37,11 +37,11 @@ WEBHOOK_KEYS = ("signature", "event-data")
 FLAT_KEYS = tuple(sorted({k.replace("-", "_") for k in ITEM_KEYS}))
 FLAT_PREFIX_RE = "^(" + "|".join(re.escape(o.replace("-", "_")) for o in ITEM_OBJECTS) + ")_"
 KNOWN_KEYS = tuple(sorted(set(ITEM_KEYS) | set(WEBHOOK_KEYS) | set(FLAT_KEYS)))
-# Any of these keys marks the flattened form.
+# Any of these keys marks the flattened form (every flattened key the loader reads is one).
 FLAT_MARKERS = (
     "message_headers_subject", "message_headers_message_id", "message_headers_to", "message_headers_from",
     "delivery_status_code", "delivery_status_description", "delivery_status_message", "envelope_sender",
-    "envelope_targets", "log_level", "recipient_domain",
+    "envelope_targets", "log_level", "recipient_domain", "domain_name",
 )  # fmt: skip
 
 # slot -> (label in messages, expected JSON type). The fields the checks compare are typed strictly;

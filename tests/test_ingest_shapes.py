@@ -101,6 +101,20 @@ def test_every_shape_of_the_same_event_gives_the_same_row(tmp_path: Path, gz: bo
         assert row == expected, name
 
 
+def test_a_flattened_item_whose_only_flattened_key_is_domain_name_takes_that_domain(tmp_path: Path) -> None:
+    required = {k: FLAT_LOGS[k] for k in ("id", "event", "recipient", "@timestamp")}
+    lines = [json.dumps(required | {"domain_name": "customers.gitlab.com"}), json.dumps(V3 | {"id": "b"})]
+    path = tmp_path / "d.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    con, rejects = duckdb.connect(), Rejects()
+    stats = load_events(con, Config(), (EventsInput("mg.gitlab.com", str(path)),), rejects)[0]
+    assert (stats.rows_loaded, rejects.rows, "unknown_fields" in stats.notes) == (2, [], False)
+    assert con.execute("SELECT event_id, domain FROM stg_events ORDER BY 1").fetchall() == [
+        ("Ev1d-xYz_123", "customers.gitlab.com"),
+        ("b", "mg.gitlab.com"),
+    ]
+
+
 def test_shapes_are_noted_and_can_be_mixed_in_one_file(tmp_path: Path) -> None:
     lines = [
         json.dumps(V3 | {"id": "a"}),
