@@ -177,6 +177,12 @@ def strip_cr(line: bytes) -> bytes:
     return line[:-1] if line.endswith(b"\r") else line
 
 
+def over_limit(line: bytes, max_line_bytes: int) -> bool:
+    """Is this line, or the start of one, longer than the limit without a CRLF's b"\r" (a b"\r" at its
+    end may be that of its ending, so it is not counted: the line's length is not less than that)."""
+    return len(line) - line.endswith(b"\r") > max_line_bytes
+
+
 class LineHash:
     """SHA-256 of an overlong line fed in pieces, without the b"\r" of a CRLF ending: a trailing
     b"\r" is held back until more of the line comes (a line of any length is hashed as the short
@@ -214,7 +220,7 @@ def split_lines(
             piece = data[start:] if end < 0 else data[start:end]
             if skipping is not None:
                 skipping.update(piece)
-            elif len(carry) + len(piece) > max_line_bytes:
+            elif len(carry) + len(piece) - (piece or carry).endswith(b"\r") > max_line_bytes:  # over_limit
                 skipping = LineHash(carry + piece)
                 carry = b""
             elif end < 0:
@@ -265,14 +271,14 @@ def whole_lines(raw: RawFile, max_line_bytes: int, block_bytes: int) -> Iterator
         data = carry + data if carry else data
         cut = data.rfind(b"\n")
         if cut < 0:
-            carry = b"" if len(data) > max_line_bytes else data
-            skipping = LineHash(data) if len(data) > max_line_bytes else None
+            carry = b"" if over_limit(data, max_line_bytes) else data
+            skipping = LineHash(data) if over_limit(data, max_line_bytes) else None
             continue
         body = data[:cut]
         yield number, body
         number += body.count(b"\n") + 1
         carry = data[cut + 1 :]
-        if len(carry) > max_line_bytes:
+        if over_limit(carry, max_line_bytes):
             skipping, carry = LineHash(carry), b""
     if skipping is not None:
         yield number, skipping.hexdigest()

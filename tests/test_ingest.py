@@ -19,7 +19,7 @@ from audit.config import Config, EventsInput
 from audit.errors import DataError, InputError
 from audit.inputs import Rejects
 from audit.mailgun import load_events
-from audit.rawlines import LineHash, Overlong, RawFile, split_lines, strip_cr
+from audit.rawlines import LineHash, Overlong, RawFile, line_blocks, split_lines, strip_cr
 
 HEADER = "id,email,first_name,last_name,created_at,confirmed_at,last_sign_in_at,login_activated,sign_in_count"
 
@@ -301,3 +301,25 @@ def test_split_lines_hashes_an_overlong_crlf_line_without_its_ending(tmp_path: P
     assert lines[0] == (1, b"short")
     assert lines[1] == (2, Overlong(41, hashlib.sha256(b"y" * 40).hexdigest()))
     assert lines[2] == (3, Overlong(31, hashlib.sha256(b"z" * 30).hexdigest()))
+
+
+@pytest.mark.parametrize("chunk", [5, 7, 20, 21, 22, 23, 64])
+def test_a_crlf_line_of_exactly_the_limit_is_a_line_however_the_file_is_cut(
+    tmp_path: Path, chunk: int
+) -> None:
+    """The limit is on the line without its ending, also when its b"\r" ends a chunk or a block."""
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b"a" * 20 + b"\r\n" + b"b" * 21 + b"\r\n" + b"c" * 20 + b"\r\n" + b"d" * 20 + b"\r")
+    lines = list(split_lines(RawFile(path), max_line_bytes=20, chunk=chunk))
+    assert [(n, x if isinstance(x, bytes) else "too long") for n, x in lines] == [
+        (1, b"a" * 20), (2, "too long"), (3, b"c" * 20), (4, b"d" * 20),
+    ]  # fmt: skip
+    blocks = list(line_blocks(RawFile(path), 20, block_bytes=chunk))
+    texts = {
+        n: text
+        for b in blocks
+        if b.table is not None
+        for n, text in zip(b.table.column("line").to_pylist(), b.table.column("raw").to_pylist(), strict=True)
+    }
+    assert [texts.get(n) for n in (1, 3, 4)] == ["a" * 20, "c" * 20, "d" * 20]
+    assert sum(b.count for b in blocks) == 4
