@@ -42,6 +42,7 @@ DEFAULT_RESET_SUBJECTS = ("Reset password instructions",)
 DEFAULT_MEMORY_LIMIT = "1GB"
 MEMORY_LIMIT = re.compile(r"\d{1,6}(\.\d{1,3})?\s?(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 DEFAULT_CONFIRMATION_SUBJECTS = ("Confirmation instructions",)
+MAX_LINE_BYTES = 1 << 40  # inputs.max_line_bytes at most (from 1024)
 
 
 UNITS = {"kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
@@ -292,8 +293,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(
             f"duckdb.memory_limit must be a size such as '1GB' or '768MiB', got {cfg.memory_limit!r}"
         )
-    if cfg.max_line_bytes < 1024:
-        raise ConfigError("inputs.max_line_bytes must be at least 1024")
+    if not 1024 <= cfg.max_line_bytes <= MAX_LINE_BYTES:  # a huge one overflows the SQL parameters
+        raise ConfigError(f"inputs.max_line_bytes must be from 1024 to {MAX_LINE_BYTES} (1 TiB)")
     if len(cfg.csv_delimiter) != 1:
         raise ConfigError("csv.delimiter must be a single character")
     if cfg.csv_delimiter in "\r\n":

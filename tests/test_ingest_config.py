@@ -38,7 +38,11 @@ def test_the_keys_are_read(tmp_path: Path) -> None:
         ("reject_limit = -0.1", "inputs.reject_limit must be a share between 0 and 1"),
         ("reject_limit = true", "inputs.reject_limit must be a share between 0 and 1"),
         ('reject_limit = "5%"', "'inputs.reject_limit' must be int or float"),
-        ("max_line_bytes = 10", "inputs.max_line_bytes must be at least 1024"),
+        ("max_line_bytes = 10", "inputs.max_line_bytes must be from 1024 to 1099511627776"),
+        (
+            "max_line_bytes = 100000000000000000000",
+            "inputs.max_line_bytes must be from 1024 to 1099511627776",
+        ),
         ("max_line_bytes = 1.5", "'inputs.max_line_bytes' must be int"),
         ('allow_empty = "yes"', "'inputs.allow_empty' must be bool"),
         ("reject_limits = 0.1", "unknown config key(s) in [inputs]: reject_limits"),
