@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import glob
 import logging
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -38,10 +39,14 @@ def new_dumps(
     }
     to_read: list[EventsInput] = []
     skipped: list[dict[str, Any]] = []
+    named: set[Path] = set()
     for item in inputs:
         paths = expand(item.pattern)
         sha256_many(paths)
         for path in paths:
+            if path.resolve() in named:  # as load_events: a file named twice is read for its first input
+                continue
+            named.add(path.resolve())
             sha, _ = sha256_of(path)
             if (sha, item.domain) in known:
                 skipped.append({"path": str(path), "domain": item.domain, "sha256": sha,

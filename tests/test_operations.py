@@ -209,6 +209,24 @@ def test_a_dump_read_for_one_domain_is_read_again_for_another(tmp_path: Path) ->
     assert [(s["domain"], s["read_on"]) for s in skipped] == [("mg.about.gitlab.com", "2026-11-20")]
 
 
+def test_a_dump_given_for_two_domains_in_one_run_is_read_the_same_way_every_night(tmp_path: Path) -> None:
+    """Within a run a file named twice is read once, for its first domain; later nights must agree."""
+    out, dump = tmp_path / "out", f"{SAMPLE}/mailgun/mg.gitlab.com/events-2026-11-19.jsonl.gz"
+    base = ["run", "--accounts", f"{SAMPLE}/accounts.csv", "--out", str(out), "-q"]
+    events = ["--events", f"mg.gitlab.com={dump}", "--events", f"customers.gitlab.com={dump}"]
+    domains = []
+    for night in ("2026-11-19", "2026-11-20"):
+        code, _, stderr = cli(*base, "--as-of", night, *events)
+        assert code == 0, stderr
+        con = duckdb.connect(str(out / "state.duckdb"), read_only=True)
+        domains.append(con.execute("SELECT DISTINCT domain FROM events ORDER BY 1").fetchall())
+        con.close()
+    assert domains == [[("mg.gitlab.com",)], [("mg.gitlab.com",)]]
+    manifest = json.loads((out / "2026-11-20" / "manifest.json").read_text())
+    assert [i for i in manifest["inputs"] if i["kind"] == "events"] == []
+    assert [s["domain"] for s in manifest["dumps_skipped"]] == ["mg.gitlab.com"]
+
+
 def test_state_and_reports_are_owner_only_whatever_the_umask(tmp_path: Path) -> None:
     out = tmp_path / "out"
     old = os.umask(0o002)
