@@ -88,16 +88,12 @@ def _two_names(names: Mapping[str, int], cfg: MatchingConfig) -> Callable[[str, 
         same_end = next(
             (i for i in range(shorter - same_start) if a[-1 - i] != b[-1 - i]), shorter - same_start
         )
-        for start in range(same_start + 1):
-            for end_a in range(len(a) - same_end, len(a) + 1):
-                end_b = end_a + len(b) - len(a)
-                x, y = a[start:end_a], b[start:end_b]
-                if (
-                    min(len(x), len(y)) >= 3
-                    and _established((names.get(x, 0), names.get(y, 0)), cfg)
-                    and (start == 0 or word(a[:start]))
-                    and (end_a == len(a) or word(a[end_a:]))
-                ):
+        starts = [i for i in range(same_start + 1) if i == 0 or word(a[:i])]
+        ends = [i for i in range(len(a) - same_end, len(a) + 1) if i == len(a) or word(a[i:])]
+        for start in starts:
+            for end_a in ends:
+                x, y = a[start:end_a], b[start : end_a + len(b) - len(a)]
+                if min(len(x), len(y)) >= 3 and _established((names.get(x, 0), names.get(y, 0)), cfg):
                     return 1.0
         return 0.0
 
