@@ -24,7 +24,9 @@ class AuditError(Exception):
     def render(self) -> str:
         where = ""
         if self.file is not None:
-            where = f"{self.file}:{self.line}: " if self.line is not None else f"{self.file}: "
+            # A file name may hold a line break or other control characters: the message stays one line.
+            file = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in self.file)
+            where = f"{file}:{self.line}: " if self.line is not None else f"{file}: "
         return f"{where}{self.message}"
 
 

@@ -39,7 +39,7 @@ REJECTED_CODES = {
     "line_too_long": "the line is longer than inputs.max_line_bytes; it was not parsed",
     "field_count": "the CSV record has more or fewer fields than the header",
     "unterminated_quote": "a quoted CSV field is never closed; only this line is rejected, reading resumes",
-    "bad_csv": "the CSV record cannot be parsed (e.g. text after a closing quote, a NUL byte)",
+    "bad_csv": "the CSV record cannot be parsed (e.g. text after a closing quote, a line break outside quotes)",
     "missing_id": "the id is missing, null or empty",
     "bad_integer": "an integer column (id, sign_in_count) holds something else",
     "bad_timestamp": "a timestamp does not parse or is impossible (Mailgun: outside 2010-2100)",
@@ -109,10 +109,11 @@ class InputStats:
         self.check_balance()
         if self.rows_read and self.rows_rejected / self.rows_read > reject_limit:
             first = ", ".join(f"line {line} {code}" for line, code in rejects.first(self.path, 5))
+            share = self.rows_rejected / self.rows_read
+            digits = next(d for d in (1, 2, 3, 4, 6) if f"{share:.{d}%}" != f"{reject_limit:.{d}%}" or d == 6)
             raise DataError(
-                f"{self.rows_rejected} of {self.rows_read} rows rejected "
-                f"({self.rows_rejected / self.rows_read:.1%}), above inputs.reject_limit "
-                f"({reject_limit:.1%}); first: {first}",
+                f"{self.rows_rejected} of {self.rows_read} rows rejected ({share:.{digits}%}), above "
+                f"inputs.reject_limit ({reject_limit:.{digits}%}); first: {first}",
                 file=self.path,
             )
 

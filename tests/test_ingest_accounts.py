@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import re
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +250,28 @@ def test_the_reject_limit_stops_the_run(tmp_path: Path) -> None:
         DataError, match=r"2 of 20 rows rejected \(10.0%\).*line 20 bad_integer, line 21 bad_timestamp"
     ):
         load(tmp_path, text, reject_limit=0.05)
+
+
+@pytest.mark.parametrize(
+    ("rejected", "limit", "shown"),
+    [(2, 0.05, "(10.0%), above inputs.reject_limit (5.0%)"),
+     (501, 0.05, "(5.01%), above inputs.reject_limit (5.00%)"),  # one decimal would read 5.0% above 5.0%
+     (5001, 0.5, "(50.01%), above inputs.reject_limit (50.00%)")],
+)  # fmt: skip
+def test_the_reject_limit_message_shows_the_share_apart_from_the_limit(
+    rejected: int, limit: float, shown: str
+) -> None:
+    read = 20 if rejected == 2 else 10_000
+    stats = InputStats(kind="accounts", path="a.csv", rows_read=read, rows_loaded=read - rejected,
+                       rows_rejected=rejected)  # fmt: skip
+    with pytest.raises(DataError, match=re.escape(f"{rejected} of {read} rows rejected {shown}")):
+        stats.finish(limit, Rejects())
+
+
+def test_a_file_name_with_a_line_break_keeps_the_message_on_one_line() -> None:
+    error = InputError("input file not found", file="/in/acc\nounts.csv")
+    assert str(error) == "/in/acc\\nounts.csv: input file not found"
+    assert str(DataError("bad", file="a\tb\r.csv", line=3)) == "a\\tb\\r.csv:3: bad"
 
 
 def test_a_missing_file_or_a_folder_is_an_input_error(tmp_path: Path) -> None:
