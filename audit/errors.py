@@ -25,7 +25,7 @@ class AuditError(Exception):
         where = ""
         if self.file is not None:
             # A file name may hold a line break or other control characters: the message stays one line.
-            file = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in self.file)
+            file = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in self.file)
             where = f"{file}:{self.line}: " if self.line is not None else f"{file}: "
         return f"{where}{self.message}"
 

@@ -39,7 +39,7 @@ REJECTED_CODES = {
     "line_too_long": "the line is longer than inputs.max_line_bytes; it was not parsed",
     "field_count": "the CSV record has more or fewer fields than the header",
     "unterminated_quote": "a quoted CSV field is never closed; only this line is rejected, reading resumes",
-    "bad_csv": "the CSV record cannot be parsed (e.g. text after a closing quote, a line break outside quotes)",
+    "bad_csv": "the CSV record cannot be parsed (e.g. text after a closing quote, a CR outside quotes)",
     "missing_id": "the id is missing, null or empty",
     "bad_integer": "an integer column (id, sign_in_count) holds something else",
     "bad_timestamp": "a timestamp does not parse or is impossible (Mailgun: outside 2010-2100)",
