@@ -195,7 +195,10 @@ def features(accounts: pl.DataFrame, cfg: MatchingConfig) -> pl.DataFrame:
         has_last=(
             c("form") | ((c("last").str.len_chars() >= 4) & c("skel").str.contains(c("last"), literal=True))
         ).fill_null(False),
-        namesakes=pl.when(named).then((pl.len().over("first") - 1) * (pl.len().over("last") - 1) / n),
+        # Float before multiplying: two UInt32 counts past 65,536 each would wrap around.
+        namesakes=pl.when(named).then(
+            (pl.len().over("first").cast(pl.Float64) - 1) * (pl.len().over("last").cast(pl.Float64) - 1) / n
+        ),
         # Shares of each name part and of the domain, so a pair whose accounts each give one part of a
         # name (the other left it out) can still estimate its namesakes.
         fshare=pl.when(c("first").str.len_chars() > 1).then(pl.len().over("first") / n),
@@ -234,7 +237,8 @@ def _next_word_initial(local: pl.Expr, initial: pl.Expr) -> pl.Expr:
     """`s` of john.smith given only the first initial j: past a separator, the next word is the last
     name (the letter beside the initial, `o`, would be wrong)."""
     first_word = local.str.extract(r"^([^._-]+)[._-]", 1)
-    return pl.when(first_word.str.starts_with(initial)).then(local.str.extract(r"^[^._-]+[._-]+([^._-])", 1))
+    # a letter only: jsmith.1980 has no last name after its separator
+    return pl.when(first_word.str.starts_with(initial)).then(local.str.extract(r"^[^._-]+[._-]+([a-z])", 1))
 
 
 def _other_initial(skel: pl.Expr, part: pl.Expr) -> pl.Expr:

@@ -10,7 +10,7 @@ is: they are never agreement. Every expression is symmetric in the two accounts 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from rapidfuzz.distance import OSA
@@ -54,19 +54,18 @@ def _per_pair(
     return blank.scatter(todo["_r"], pl.Series(values, dtype=pl.Float64)) if values else blank
 
 
+def _one_name(rarer: Any, commoner: Any, cfg: MatchingConfig) -> Any:
+    """Two spellings (with these many accounts each) can be one name, a typo or a cut-off form: one is
+    rare, or far rarer than the other. Two names the export shows both in use (Mark / Mary, Maria /
+    Mariam, Hoang / Huang) are two names. Plain ints or polars expressions alike."""
+    return (rarer <= cfg.max_name_typo_accounts) | (commoner >= cfg.name_typo_ratio * rarer)
+
+
 def _one_spelling(share: str, cfg: MatchingConfig) -> pl.Expr:
-    """Two spellings of a name part can be one name (a typo, a cut-off form): one of them is rare, or
-    far rarer than the other. Two names the export shows both in use (Mark / Mary, Maria / Mariam,
-    Hoang / Huang) are two names, not a slip of the keyboard."""
-    counts = (c(share) * c("nsize"), b(share) * c("nsize"))  # accounts with each spelling
-    rarer, commoner = pl.min_horizontal(*counts), pl.max_horizontal(*counts)
-    return (rarer <= cfg.max_name_typo_accounts + _EPS) | (commoner >= cfg.name_typo_ratio * rarer)
-
-
-def _established(counts: tuple[int, int], cfg: MatchingConfig) -> bool:
-    """Both spellings are names in their own right (`_one_spelling`, for plain counts)."""
-    rarer, commoner = sorted(counts)
-    return rarer > cfg.max_name_typo_accounts and commoner < cfg.name_typo_ratio * rarer
+    """`_one_name` of a name part of the two accounts (counts from the shares, rounded to accounts)."""
+    counts = ((c(share) * c("nsize")).round(), (b(share) * c("nsize")).round())
+    one: pl.Expr = _one_name(pl.min_horizontal(*counts), pl.max_horizontal(*counts), cfg)
+    return one
 
 
 def _two_names(names: Mapping[str, int], cfg: MatchingConfig) -> Callable[[str, str], float]:
@@ -93,7 +92,8 @@ def _two_names(names: Mapping[str, int], cfg: MatchingConfig) -> Callable[[str, 
         for start in starts:
             for end_a in ends:
                 x, y = a[start:end_a], b[start : end_a + len(b) - len(a)]
-                if min(len(x), len(y)) >= 3 and _established((names.get(x, 0), names.get(y, 0)), cfg):
+                rarer, commoner = sorted((names.get(x, 0), names.get(y, 0)))
+                if min(len(x), len(y)) >= 3 and not _one_name(rarer, commoner, cfg):
                     return 1.0
         return 0.0
 
@@ -118,7 +118,9 @@ def name_relation(pairs: pl.DataFrame, cfg: MatchingConfig) -> pl.DataFrame:
     swapped = both_first & both_last & (c("first") == b("last")) & (c("last") == b("first"))
     short = pl.min_horizontal(c("first").str.len_chars(), b("first").str.len_chars())
     prefix = (short >= 3) & (c("first").str.starts_with(b("first")) | b("first").str.starts_with(c("first")))
-    prefix = prefix & _one_spelling("fshare", cfg)
+    # A cut-off form (Tim / Timothy) is one name; one letter more (Maria / Mariam) may be another name.
+    one_more = (c("first").str.len_chars() - b("first").str.len_chars()).abs() == 1
+    prefix = prefix & (~one_more | _one_spelling("fshare", cfg))
     initial = (c("is_init") | b("is_init")) & (c("init") == b("init"))
     first_ok = (c("first") == b("first")) | initial | (c("nick") == b("nick")) | prefix | c("first_near")
     last_ok = (c("last") == b("last")) | c("last_near")
@@ -196,14 +198,21 @@ def score(
     near, named = c("same_domain"), c("rel") == EXACT
     # One account left out a name part the other gives: when both addresses spell that full name
     # (`pmornak` / `pooja.mornak`), the addresses themselves confirm what the missing part would say.
-    u_first = (
-        pl.when(c("is_init")).then(pl.coalesce(b("first"), c("first")))
-        .otherwise(pl.coalesce(c("first"), b("first")))
-    )  # fmt: skip
+    # The first name each account's view gives (its own, unless only an initial); both views are
+    # tried, so that the pair's order never matters (Jon / Jonathan).
+    u_firsts = [
+        pl.when(x("is_init"))
+        .then(pl.coalesce(y("first"), x("first")))
+        .otherwise(pl.coalesce(x("first"), y("first")))
+        for x, y in ((c, b), (b, c))
+    ]  # fmt: skip
     u_last = pl.coalesce(c("last"), b("last"))
     # Within a domain, one address spelling it is enough for digits or a typo (the other is that address
     # give or take a few letters); a pair of name forms (jsmith / john.smith) needs both.
-    spells = [mf.name_forms(x, u_first, u_last, both_parts=True) for x in (c("stem"), b("stem"))]
+    spells = [
+        pl.any_horizontal(mf.name_forms(stem, u, u_last, both_parts=True) for u in u_firsts)
+        for stem in (c("stem"), b("stem"))
+    ]
     spelled = (c("rel") == PARTIAL) & near & ~c("roles")
     spelled = (spelled & (spells[0] | spells[1])).fill_null(False)
     pairs = pairs.with_columns(
@@ -259,12 +268,19 @@ def score(
     # Where only agreeing names lift the evidence over `min_score`, the name must not be a common one:
     # namesakes pick digits and initials, they do not mistype each other's addresses.
     shares = [pl.max_horizontal(x, f"b_{x}") for x in ("fshare", "lshare", "dshare", "ishare", "lishare")]
+
     # A pair whose missing name part an address spells agrees on what both addresses carry: when one
     # gives only its initial (`dmoore`), the rarity is that of the initial, not of the other's full name.
-    spelled_in_both = [c("stem").str.contains(u, literal=True) & b("stem").str.contains(u, literal=True)
-                       for u in (u_first, u_last)]  # fmt: skip
+    def in_both(u: pl.Expr) -> pl.Expr:
+        return c("stem").str.contains(u, literal=True) & b("stem").str.contains(u, literal=True)
+
+    first_missing = c("first").is_null() | b("first").is_null() | c("is_init") | b("is_init")
+    initial_only = [
+        c("spelled") & first_missing & ~pl.any_horizontal(in_both(u) for u in u_firsts),
+        c("spelled") & (c("last").is_null() | b("last").is_null()) & ~in_both(u_last),
+    ]
     first_share, last_share = (
-        pl.when(c("spelled") & ~spelled_in_both[k]).then(shares[k + 3]).otherwise(shares[k]) for k in (0, 1)
+        pl.when(initial_only[k]).then(shares[k + 3]).otherwise(shares[k]) for k in (0, 1)
     )
     dom_namesakes = first_share * last_share * shares[2] * c("nsize")
     common = (dom_namesakes > cfg.max_domain_namesakes).fill_null(False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from audit import normalize as nz
@@ -238,6 +238,9 @@ COMPANIES = st.sampled_from([None, "Acme", "ACME Corp", "Globex", "N/A"])
 
 @settings(max_examples=150, deadline=None)
 @given(PEOPLE, PEOPLE, COMPANIES, COMPANIES)
+@example(
+    ("jsmithson@acme.com", "Jon", None), ("jonathan.smithson@acme.com", "Jonathan", "Smithson"), None, None
+)
 def test_pair_score_is_symmetric_and_bounded(
     a: tuple[str, str | None, str | None],
     b: tuple[str, str | None, str | None],
