@@ -170,12 +170,19 @@ class Rejects:
         con.unregister("py_rejects")
 
 
+def _is_file(name: str) -> bool:
+    try:
+        return Path(name).is_file()
+    except OSError:  # a name too long for the file system is no file (Python 3.11 raises)
+        return False
+
+
 def expand(pattern: str) -> list[Path]:
     """A path or a glob, as a sorted list of existing files; no match is an input error.
 
     A file that exists under exactly this name is that file, even when its name holds glob
     characters (`dump[1].jsonl` is not read as the pattern matching `dump1.jsonl`)."""
-    if glob.has_magic(pattern) and not Path(pattern).is_file():
+    if glob.has_magic(pattern) and not _is_file(pattern):
         paths = sorted(Path(p) for p in glob.glob(pattern) if Path(p).is_file())
         if not paths:
             raise InputError("no file matches this pattern", file=pattern)

@@ -159,16 +159,28 @@ def page_items(text: str, pos: int = 0) -> tuple[list[tuple[int, str]], int]:
 def looks_like_document(first_line: str) -> bool:
     """Is a file whose first non-blank line is this one JSON documents rather than JSON lines?
 
-    Yes when the line opens a value it does not close (`{`, `[`, `{"items": [` or an item followed
-    by a comma), or opens an array of objects (a JSON array of items, even on one line). A line that
-    is a whole array of anything else (`[1, 2]`) is a line of a JSON-lines dump, rejected as not an object.
+    Yes when the line opens a value it does not close (`{`, `[`, `{"items": [`, or an item followed by
+    a comma inside an open array), or opens an array of objects (a JSON array of items, even on one
+    line). A line that is a whole array of anything else (`[1, 2]`), or a whole item with a stray comma
+    after it, is a line of a JSON-lines dump, rejected on its own.
     """
     line = first_line.strip()
     if line[:1] not in ("{", "["):
         return False
-    if line[-1:] in ("{", "[", ","):  # the value goes on on the next line
+    if line[-1:] in ("{", "[") or (line[-1:] == "," and _open_brackets(line) > 0):  # it goes on below
         return True
     return line[:1] == "[" and line[1:].lstrip()[:1] == "{"
+
+
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _open_brackets(text: str) -> int:
+    """How many brackets the text opens and does not close (those inside strings left out)."""
+    depth = 0
+    for token in _STRING_OR_BRACKET.finditer(text):
+        depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(token.group(), 0)
+    return depth
 
 
 @dataclass

@@ -259,10 +259,13 @@ def test_a_file_named_twice_is_read_once(tmp_path: Path) -> None:
     assert con.execute("SELECT count(*) FROM stg_events").fetchall() == [(1,)]
 
 
-def test_missing_events_input_is_an_input_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "name", ["*.jsonl", "x" * 300 + "*.jsonl"], ids=["glob", "glob longer than a file name"]
+)
+def test_missing_events_input_is_an_input_error(tmp_path: Path, name: str) -> None:
     with pytest.raises(InputError, match="no file matches"):
         load_events(
-            duckdb.connect(), Config(), (EventsInput("mg.gitlab.com", str(tmp_path / "*.jsonl")),), Rejects()
+            duckdb.connect(), Config(), (EventsInput("mg.gitlab.com", str(tmp_path / name)),), Rejects()
         )
 
 

@@ -181,6 +181,20 @@ def test_a_first_line_that_is_an_array_of_non_objects_is_a_rejected_line(tmp_pat
     )
 
 
+def test_a_first_line_with_a_stray_comma_after_its_item_is_a_rejected_line(tmp_path: Path) -> None:
+    """A JSON-lines dump whose first item ends in a comma: that line is rejected, the others load."""
+    path = tmp_path / "d.jsonl"
+    lines = [json.dumps(V3 | {"id": "a0"}) + ",", *(json.dumps(V3 | {"id": f"a{n}"}) for n in (1, 2, 3))]
+    path.write_text("\n".join(lines) + "\n")
+    con, rejects = duckdb.connect(), Rejects()
+    stats = load_events(con, Config(reject_limit=1.0), (EventsInput("mg.gitlab.com", str(path)),), rejects)[0]
+    assert (stats.rows_read, stats.rows_loaded, [(r[1], r[2]) for r in rejects.rows]) == (
+        4,
+        3,
+        [(1, "not_json")],
+    )
+
+
 def _repeat_first_key(text: str, inside: str) -> str:
     """The JSON text with the first key of the object that follows `inside` written twice."""
     at = text.index(inside) + len(inside)
