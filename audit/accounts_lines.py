@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit.errors import AuditError, DataError
-from audit.rawlines import Overlong, RawFile, strip_cr, whole_lines
+from audit.rawlines import Overlong, RawFile, over_limit, strip_cr, whole_lines
 
 BLOCK_BYTES = 32 << 20
 LINES_TABLE = "acc_lines"
@@ -86,7 +86,9 @@ def _block(
         return _block_decoded(start, body, encoding, max_line_bytes, lines, where)
     parts = pc.split_pattern(pa.array([body], pa.large_binary()), pattern=b"\n").flatten()
     numbers = pl.int_range(start, start + len(parts), dtype=pl.Int64, eager=True).to_arrow()
-    too_long = pc.greater(pc.binary_length(parts), max_line_bytes)
+    # the limit leaves out the \r of a CRLF ending, as rawlines.over_limit does
+    crlf = pc.cast(pc.ends_with(parts, pattern=b"\r"), pa.int64())
+    too_long = pc.greater(pc.subtract(pc.binary_length(parts), crlf), max_line_bytes)
     if pc.any(too_long).as_py():
         for index in pc.indices_nonzero(too_long).to_pylist():
             lines.overlong[start + index] = hashlib.sha256(strip_cr(parts[index].as_py())).hexdigest()
@@ -113,7 +115,7 @@ def _block_decoded(
     for offset, part in enumerate(body.split(b"\n")):
         number = start + offset
         line = strip_cr(part)
-        if len(part) > max_line_bytes:
+        if over_limit(part, max_line_bytes):
             lines.overlong[number] = hashlib.sha256(line).hexdigest()
             continue
         try:

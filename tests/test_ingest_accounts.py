@@ -227,6 +227,21 @@ def test_a_line_longer_than_the_limit_is_rejected_unread(tmp_path: Path) -> None
     ]
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+@pytest.mark.parametrize(
+    ("extra", "rejected"), [(0, False), (1, True)], ids=["at the limit", "one byte over"]
+)
+def test_the_line_limit_leaves_out_the_cr_of_a_crlf_ending(
+    tmp_path: Path, encoding: str, extra: int, rejected: bool
+) -> None:
+    short = row(5, last_name="")
+    exact = row(5, last_name="x" * (1024 - len(short) + extra))
+    text = "\r\n".join([HEADER, *good(3), exact, row(6)]) + "\r\n"
+    stats, rejects, _ = load(tmp_path, text, max_line_bytes=1024, encoding=encoding)
+    assert [r[1] for r in rejects] == (["line_too_long"] if rejected else [])
+    assert counts(stats)[3:] == ((5, 4, 1) if rejected else (5, 5, 0))
+
+
 @pytest.mark.parametrize("block_bytes", [None, 4096])  # the line inside a block, or running past blocks
 @pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
 def test_a_long_crlf_line_is_hashed_without_its_line_ending(
