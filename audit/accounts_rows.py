@@ -29,7 +29,7 @@ TRUE_WORDS = {"true", "t", "1", "yes", "y"}
 FALSE_WORDS = {"false", "f", "0", "no", "n"}
 # local@domain: no blanks, control characters, quotes or brackets; a dotted domain whose last label has
 # 2+ characters. A dot may not start or end the local part nor follow a dot (email_problem checks it).
-_NOT = r"\s\x00-\x1f\x7f@\"(),:;<>\[\]\\"
+_NOT = r"\s\x00-\x1f\x7f-\x9f@\"(),:;<>\[\]\\"
 EMAIL = re.compile(rf"[^{_NOT}]+@(?:[^{_NOT}.]+\.)+[^{_NOT}.]{{2,}}")
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 
 from audit.config import Config, EventsInput
-from audit.inputs import InputStats, expand, sha256_many, sha256_of
+from audit.inputs import InputStats, expand, sha256_many, sha256_of, unseen
 from audit.mailgun_sql import RECLASSIFY, class_lists
 from audit.schema import STG_EVENTS
 
@@ -41,12 +41,9 @@ def new_dumps(
     skipped: list[dict[str, Any]] = []
     named: set[Path] = set()
     for item in inputs:
-        paths = expand(item.pattern)
+        paths = unseen(expand(item.pattern), named)
         sha256_many(paths)
         for path in paths:
-            if path.resolve() in named:  # as load_events: a file named twice is read for its first input
-                continue
-            named.add(path.resolve())
             sha, _ = sha256_of(path)
             if (sha, item.domain) in known:
                 skipped.append({"path": str(path), "domain": item.domain, "sha256": sha,

@@ -170,6 +170,17 @@ class Rejects:
         con.unregister("py_rejects")
 
 
+def unseen(paths: list[Path], seen: set[Path]) -> list[Path]:
+    """The paths not named by an earlier input (added to `seen`): a file named twice, by two globs or
+    for two domains, is read once, for its first input. The loader and the incremental step agree."""
+    fresh = []
+    for path in paths:
+        if path.resolve() not in seen:
+            seen.add(path.resolve())
+            fresh.append(path)
+    return fresh
+
+
 def _is_file(name: str) -> bool:
     try:
         return Path(name).is_file()

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from audit.config import Config, EventsInput
 from audit.errors import InputError
-from audit.inputs import InputStats, Rejects, expand, sha256_hex
+from audit.inputs import InputStats, Rejects, expand, sha256_hex, unseen
 from audit.mailgun_dedup import create_empty_events, deduplicate
 from audit.mailgun_docs import (
     PageError,
@@ -109,10 +109,7 @@ def load_events(
         except InputError as exc:
             plan.append(exc)
             continue
-        for path in paths:
-            if path.resolve() in seen:  # the same file named by two globs is read once
-                continue
-            seen.add(path.resolve())
+        for path in unseen(paths, seen):
             f = _File(
                 len(files), path, item.domain, InputStats(kind="events", path=str(path), domain=item.domain)
             )
