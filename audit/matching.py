@@ -8,7 +8,8 @@ stages, each in its own module so each can be read and tested alone:
    implement the pure functions of `normalize`);
 2. `matching_blocking`: candidate pairs from exact blocking keys (same inbox, skeleton, one-letter
    deletions, uncommon name in a domain, stem, rare name), O(n * window), never all pairs;
-3. `matching_score`: a base score from what the addresses show, lifted or cut by names and company;
+3. `matching_score`: a base score from what the addresses show, lifted or cut by names and company
+   (`matching_names`: when two spellings are one name, and when two addresses name two people);
 4. `matching_report`: clusters (connected components of the accepted links), reasons, the account to keep.
 
 Emails are personal data: only counts and timings are logged.

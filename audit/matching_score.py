@@ -10,13 +10,15 @@ is: they are never agreement. Every expression is symmetric in the two accounts 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import polars as pl
 from rapidfuzz.distance import OSA
 
 from audit import matching_features as mf
+from audit import matching_names as mn
 from audit import normalize as nz
+from audit.matching_names import b
 
 if TYPE_CHECKING:
     from audit.matching import MatchingConfig
@@ -39,11 +41,6 @@ def _initials(a: str, b: str) -> float:
     return float(nz.initials_differ(a, b))
 
 
-def b(name: str) -> pl.Expr:
-    """Column `name` of the second account of a pair."""
-    return pl.col(f"b_{name}")
-
-
 def _per_pair(
     pairs: pl.DataFrame, where: pl.Expr, column: str, function: Callable[[str, str], float]
 ) -> pl.Series:
@@ -54,58 +51,12 @@ def _per_pair(
     return blank.scatter(todo["_r"], pl.Series(values, dtype=pl.Float64)) if values else blank
 
 
-def _one_name(rarer: Any, commoner: Any, cfg: MatchingConfig) -> Any:
-    """Two spellings (with these many accounts each) can be one name, a typo or a cut-off form: one is
-    rare, or far rarer than the other. Two names the export shows both in use (Mark / Mary, Maria /
-    Mariam, Hoang / Huang) are two names. Plain ints or polars expressions alike."""
-    return (rarer <= cfg.max_name_typo_accounts) | (commoner >= cfg.name_typo_ratio * rarer)
-
-
-def _one_spelling(share: str, cfg: MatchingConfig) -> pl.Expr:
-    """`_one_name` of a name part of the two accounts (counts from the shares, rounded to accounts)."""
-    counts = ((c(share) * c("nsize")).round(), (b(share) * c("nsize")).round())
-    one: pl.Expr = _one_name(pl.min_horizontal(*counts), pl.max_horizontal(*counts), cfg)
-    return one
-
-
-def _two_names(names: Mapping[str, int], cfg: MatchingConfig) -> Callable[[str, str], float]:
-    """Whether two skeletons differ where one holds a name and the other another established name.
-
-    `markwright` and `marywright` are one letter apart, but Mark and Mary are both names the export
-    uses: the addresses name two people, whatever names the accounts give or leave out. The differing
-    stretch is widened to a word of at least 3 letters on each side, and what surrounds it must be empty,
-    digits or a name some account carries (so `linsajohnson` / `lisajohnson` stays a typo: Linsa is no
-    established name)."""
-
-    def word(text: str) -> bool:
-        text = text.strip(nz.DIGITS)
-        return not text.isalpha() or text in names
-
-    def check(a: str, b: str) -> float:
-        shorter = min(len(a), len(b))
-        same_start = next((i for i in range(shorter) if a[i] != b[i]), shorter)
-        same_end = next(
-            (i for i in range(shorter - same_start) if a[-1 - i] != b[-1 - i]), shorter - same_start
-        )
-        starts = [i for i in range(same_start + 1) if i == 0 or word(a[:i])]
-        ends = [i for i in range(len(a) - same_end, len(a) + 1) if i == len(a) or word(a[i:])]
-        for start in starts:
-            for end_a in ends:
-                x, y = a[start:end_a], b[start : end_a + len(b) - len(a)]
-                rarer, commoner = sorted((names.get(x, 0), names.get(y, 0)))
-                if min(len(x), len(y)) >= 3 and not _one_name(rarer, commoner, cfg):
-                    return 1.0
-        return 0.0
-
-    return check
-
-
 def _near(pairs: pl.DataFrame, column: str, share: str, cfg: MatchingConfig) -> pl.Series:
     """Whether two different present values are one edit apart, both at least 4 letters long, and
-    can be one name (`_one_spelling`)."""
+    can be one name (`matching_names.one_spelling`)."""
     n, bn = c(column).str.len_chars(), b(column).str.len_chars()
     where = (c(column) != b(column)) & (pl.min_horizontal(n, bn) >= 4) & ((n - bn).abs() <= 1)
-    return _per_pair(pairs, where & _one_spelling(share, cfg), column, OSA.distance) == 1
+    return _per_pair(pairs, where & mn.one_spelling(share, cfg), column, OSA.distance) == 1
 
 
 def name_relation(pairs: pl.DataFrame, cfg: MatchingConfig) -> pl.DataFrame:
@@ -120,7 +71,7 @@ def name_relation(pairs: pl.DataFrame, cfg: MatchingConfig) -> pl.DataFrame:
     prefix = (short >= 3) & (c("first").str.starts_with(b("first")) | b("first").str.starts_with(c("first")))
     # A cut-off form (Tim / Timothy) is one name; one letter more (Maria / Mariam) may be another name.
     one_more = (c("first").str.len_chars() - b("first").str.len_chars()).abs() == 1
-    prefix = prefix & (~one_more | _one_spelling("fshare", cfg))
+    prefix = prefix & (~one_more | mn.one_spelling("fshare", cfg))
     initial = (c("is_init") | b("is_init")) & (c("init") == b("init"))
     first_ok = (c("first") == b("first")) | initial | (c("nick") == b("nick")) | prefix | c("first_near")
     last_ok = (c("last") == b("last")) | c("last_near")
@@ -198,19 +149,24 @@ def score(
     near, named = c("same_domain"), c("rel") == EXACT
     # One account left out a name part the other gives: when both addresses spell that full name
     # (`pmornak` / `pooja.mornak`), the addresses themselves confirm what the missing part would say.
-    # The first name each account's view gives (its own, unless only an initial); both views are
-    # tried, so that the pair's order never matters (Jon / Jonathan).
-    u_firsts = [
-        pl.when(x("is_init"))
-        .then(pl.coalesce(y("first"), x("first")))
-        .otherwise(pl.coalesce(x("first"), y("first")))
+    # The full name is that of the account missing a part: its own parts, the other's for the missing
+    # one (`Jon` + `Smithson` beside Jonathan Smithson; not `Smith` when it says `Smyth`). Each account
+    # missing a part gives one such view, so the pair's order never matters.
+    views = [
+        (
+            pl.when(x("is_init")).then(pl.coalesce(y("first"), x("first")))
+            .otherwise(pl.coalesce(x("first"), y("first"))),
+            pl.coalesce(x("last"), y("last")),
+            x("first").is_null() | x("is_init") | x("last").is_null(),
+        )
         for x, y in ((c, b), (b, c))
     ]  # fmt: skip
-    u_last = pl.coalesce(c("last"), b("last"))
     # Within a domain, one address spelling it is enough for digits or a typo (the other is that address
     # give or take a few letters); a pair of name forms (jsmith / john.smith) needs both.
     spells = [
-        pl.any_horizontal(mf.name_forms(stem, u, u_last, both_parts=True) for u in u_firsts)
+        pl.any_horizontal(
+            missing & mf.name_forms(stem, first, last, both_parts=True) for first, last, missing in views
+        )
         for stem in (c("stem"), b("stem"))
     ]
     spelled = (c("rel") == PARTIAL) & near & ~c("roles")
@@ -276,8 +232,10 @@ def score(
 
     first_missing = c("first").is_null() | b("first").is_null() | c("is_init") | b("is_init")
     initial_only = [
-        c("spelled") & first_missing & ~pl.any_horizontal(in_both(u) for u in u_firsts),
-        c("spelled") & (c("last").is_null() | b("last").is_null()) & ~in_both(u_last),
+        c("spelled") & first_missing & ~pl.any_horizontal(m & in_both(f) for f, _, m in views),
+        c("spelled")
+        & (c("last").is_null() | b("last").is_null())
+        & ~pl.any_horizontal(m & in_both(la) for _, la, m in views),
     ]
     first_share, last_share = (
         pl.when(initial_only[k]).then(shares[k + 3]).otherwise(shares[k]) for k in (0, 1)
@@ -300,5 +258,5 @@ def score(
     pairs = pairs.with_columns(accepted=pl.when(c("same_mailbox")).then(~c("roles") | agree).otherwise(alike))
     # Last, and only for the look-alikes that would link: the per-pair check of the words they spell.
     look_alike = c("accepted") & c("kind").is_in([TYPO, SIMILAR])
-    two_names = _per_pair(pairs, look_alike, "skel", _two_names(names, cfg)) == 1
+    two_names = _per_pair(pairs, look_alike, "skel", mn.two_names(names, cfg)) == 1
     return pairs.with_columns(accepted=(c("accepted") & ~two_names.fill_null(False)).fill_null(False))

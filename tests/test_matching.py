@@ -547,6 +547,9 @@ PERSON = st.tuples(
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(PERSON, PERSON)
 @example(("john.smith@acme.com", "J", None), ("jsmith@acme.com", "John", "Smith"))  # blocking missed it
+@example(
+    ("john.smith@gmail.com", "John", "Smith"), ("jsmith@gmail.com", None, "Smyth")
+)  # Smith spelled for Smyth
 def test_the_pass_links_exactly_the_pairs_score_pair_accepts(
     db: duckdb.DuckDBPyConnection, a: Any, b: Any
 ) -> None:
