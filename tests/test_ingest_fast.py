@@ -57,9 +57,11 @@ def dumps(folder: Path) -> dict[str, str]:
     return {"mg.gitlab.com": str(a / "*"), "customers.gitlab.com": str(b / "*")}
 
 
-def run(
-    inputs: dict[str, str], **cfg: Any
-) -> tuple[list[InputStats], list[tuple[str, int, str, str, str]], list[tuple[Any, ...]]]:
+# (stats per file, sorted rejects rows, stg_events rows) of one load
+Loaded = tuple[list[InputStats], list[tuple[str, int, str, str, str]], list[tuple[Any, ...]]]
+
+
+def run(inputs: dict[str, str], **cfg: Any) -> Loaded:
     con, rejects = duckdb.connect(), Rejects()
     stats = mailgun.load_events(
         con,
@@ -202,6 +204,19 @@ def kept_by_fast_path(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return kept
 
 
+def as_line_by_line(
+    monkeypatch: pytest.MonkeyPatch, inputs: dict[str, str], **cfg: Any
+) -> tuple[list[int], Loaded]:
+    """Load with the fast path, then with it switched off, and assert both give the same result:
+    (the file numbers the fast path kept, the fast run's result)."""
+    kept = kept_by_fast_path(monkeypatch)
+    fast = run(inputs, **cfg)
+    monkeypatch.setattr(mailgun, "load_fast", lambda *args: None)
+    slow = run(inputs, **cfg)
+    assert (accounting(fast[0]), fast[1], fast[2]) == (accounting(slow[0]), slow[1], slow[2])
+    return kept, fast
+
+
 # The reader turns a number, boolean, object or array into text when a column is VARCHAR: the fast
 # path must still reject each as the line-by-line path does, and keep strings that only look alike.
 ODD_VALUES = [
@@ -243,12 +258,8 @@ def test_a_value_read_as_text_is_judged_exactly(
     lines = good(6000, "g")  # the odd line is past the sampled first MiB
     write(tmp_path / "d.jsonl", [*lines, line("odd", **extra), *good(3, "h")])
     inputs = {"mg.gitlab.com": str(tmp_path / "d.jsonl")}
-    kept = kept_by_fast_path(monkeypatch)
-    fast = run(inputs)
+    kept, fast = as_line_by_line(monkeypatch, inputs)
     assert kept == [0]
-    monkeypatch.setattr(mailgun, "load_fast", lambda *args: None)
-    slow = run(inputs)
-    assert (accounting(fast[0]), fast[1], fast[2]) == (accounting(slow[0]), slow[1], slow[2])
     assert [(r[1], r[2]) for r in fast[1]] == ([] if code is None else [(6001, code)])
     assert fast[0][0].rows_loaded == 6004 - (code is not None)
 
@@ -271,12 +282,8 @@ def test_a_line_of_another_shape_far_from_the_samples_sends_its_file_line_by_lin
     page = json.dumps({"items": [json.loads(line("p1")), json.loads(line("p2"))], "paging": {}})
     write(tmp_path / "d.jsonl", [*good(6000, "g"), page, *good(3, "h")])
     inputs = {"mg.gitlab.com": str(tmp_path / "d.jsonl")}
-    kept = kept_by_fast_path(monkeypatch)
-    fast = run(inputs)
+    kept, fast = as_line_by_line(monkeypatch, inputs)
     assert kept == []
-    monkeypatch.setattr(mailgun, "load_fast", lambda *args: None)
-    slow = run(inputs)
-    assert (accounting(fast[0]), fast[1], fast[2]) == (accounting(slow[0]), slow[1], slow[2])
     assert fast[0][0].rows_read == 6005 and fast[0][0].notes["api_pages"] == 1
 
 
@@ -289,12 +296,8 @@ def test_a_line_over_the_limit_far_from_the_samples_is_rejected_as_line_by_line(
     long = line("long", **{"user-variables": {"note": "x" * size}})  # valid JSON, one byte too many at most
     write(tmp_path / "d.jsonl", [*good(6000, "g"), long, *good(3, "h")])
     inputs = {"mg.gitlab.com": str(tmp_path / "d.jsonl")}
-    kept = kept_by_fast_path(monkeypatch)
-    fast = run(inputs, **cfg)
+    kept, fast = as_line_by_line(monkeypatch, inputs, **cfg)
     assert kept == []
-    monkeypatch.setattr(mailgun, "load_fast", lambda *args: None)
-    slow = run(inputs, **cfg)
-    assert (accounting(fast[0]), fast[1], fast[2]) == (accounting(slow[0]), slow[1], slow[2])
     assert [(r[1], r[2]) for r in fast[1]] == [(6001, "line_too_long")]
 
 
@@ -330,10 +333,6 @@ def test_a_nested_repeated_key_on_a_sample_line_is_rejected_as_line_by_line(
     assert odd != line("odd")
     write(tmp_path / "d.jsonl", [*good(10, "g"), odd, *good(3, "h")])
     inputs = {"mg.gitlab.com": str(tmp_path / "d.jsonl")}
-    kept = kept_by_fast_path(monkeypatch)
-    fast = run(inputs)
+    kept, fast = as_line_by_line(monkeypatch, inputs)
     assert kept == []
-    monkeypatch.setattr(mailgun, "load_fast", lambda *args: None)
-    slow = run(inputs)
-    assert (accounting(fast[0]), fast[1], fast[2]) == (accounting(slow[0]), slow[1], slow[2])
     assert [(r[1], r[2]) for r in fast[1]] == [(11, "duplicate_key")]
