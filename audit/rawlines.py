@@ -177,10 +177,11 @@ def strip_cr(line: bytes) -> bytes:
     return line[:-1] if line.endswith(b"\r") else line
 
 
-def over_limit(line: bytes, max_line_bytes: int) -> bool:
+def over_limit(line: bytes, max_line_bytes: int, before: bytes = b"") -> bool:
     """Is this line, or the start of one, longer than the limit without a CRLF's b"\r" (a b"\r" at its
-    end may be that of its ending, so it is not counted: the line's length is not less than that)."""
-    return len(line) - line.endswith(b"\r") > max_line_bytes
+    end may be that of its ending, so it is not counted: the line's length is not less than that)?
+    `before`: the line's start read earlier, so the two need not be joined to be measured."""
+    return len(before) + len(line) - (line or before).endswith(b"\r") > max_line_bytes
 
 
 class LineHash:
@@ -220,7 +221,7 @@ def split_lines(
             piece = data[start:] if end < 0 else data[start:end]
             if skipping is not None:
                 skipping.update(piece)
-            elif len(carry) + len(piece) - (piece or carry).endswith(b"\r") > max_line_bytes:  # over_limit
+            elif over_limit(piece, max_line_bytes, before=carry):
                 skipping = LineHash(carry + piece)
                 carry = b""
             elif end < 0:
@@ -270,9 +271,10 @@ def whole_lines(raw: RawFile, max_line_bytes: int, block_bytes: int) -> Iterator
             number, skipping, data = number + 1, None, data[newline + 1 :]
         data = carry + data if carry else data
         cut = data.rfind(b"\n")
-        if cut < 0:
-            carry = b"" if over_limit(data, max_line_bytes) else data
-            skipping = LineHash(data) if over_limit(data, max_line_bytes) else None
+        if cut < 0:  # no line ends in this block: all of it is the start of the next line
+            carry = data
+            if over_limit(carry, max_line_bytes):
+                skipping, carry = LineHash(carry), b""
             continue
         body = data[:cut]
         yield number, body
