@@ -59,13 +59,14 @@ def _decode(text: str, pos: int) -> tuple[object, int]:
         return keys, end  # what the callers look at: the object's top-level keys
 
 
-_CONSTANT = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|-?Infinity|NaN')
+# A JSON string (skipped whole), a non-standard constant or a bracket: what the line-level scans look at.
+_LEXEME = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|-?Infinity|NaN|[\[\]{}]')
 
 
 def _constant_at(text: str, pos: int) -> int:
     """Offset of the first NaN or Infinity outside a string from text[pos] (pos if there is none)."""
-    for token in _CONSTANT.finditer(text, pos):
-        if not token.group().startswith('"'):
+    for token in _LEXEME.finditer(text, pos):
+        if token.group()[0] not in '"[]{}':
             return token.start()
     return pos
 
@@ -172,13 +173,10 @@ def looks_like_document(first_line: str) -> bool:
     return line[:1] == "[" and line[1:].lstrip()[:1] == "{"
 
 
-_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
-
-
 def _open_brackets(text: str) -> int:
     """How many brackets the text opens and does not close (those inside strings left out)."""
     depth = 0
-    for token in _STRING_OR_BRACKET.finditer(text):
+    for token in _LEXEME.finditer(text):
         depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(token.group(), 0)
     return depth
 
