@@ -35,8 +35,8 @@ import duckdb
 import pyarrow as pa
 
 from audit.mailgun_scan import Scan, scan
-from audit.mailgun_shapes import NESTED_OBJECTS, key_problems, shape_of
-from audit.mailgun_sql import MAIL_KIND, RECIPIENT_NORM, bind
+from audit.mailgun_shapes import key_problems, shape_of
+from audit.mailgun_sql import ITEM_KEY_PATHS, MAIL_KIND, RECIPIENT_NORM, bind
 from audit.rawlines import GZIP_MAGIC
 
 log = logging.getLogger(__name__)
@@ -290,7 +290,7 @@ def _sample_problems(con: duckdb.DuckDBPyConnection, results: dict[int, Scan]) -
     try:  # the top-level keys, then those of each nested object the loader reads (as BLOCK_SQL does)
         lists = con.execute(
             "SELECT no, TRY(json_keys(raw, $paths)) AS k FROM mg_samples GROUP BY ALL",
-            {"paths": ["$", *NESTED_OBJECTS]},
+            {"paths": ITEM_KEY_PATHS},
         ).fetchall()
     finally:
         con.unregister("mg_samples")

@@ -151,9 +151,9 @@ SELECT d, {ROLE},
 
 # The key lists BLOCK_SQL reads in one parse: top level, an item's nested objects, a webhook's
 # event-data and its nested objects.
+ITEM_KEY_PATHS = ["$", *shapes.NESTED_OBJECTS]  # an item's: also the fast path's sample check
 KEY_PATHS = [
-    "$",
-    *shapes.NESTED_OBJECTS,
+    *ITEM_KEY_PATHS,
     '$."event-data"',
     *('$."event-data"' + p[1:] for p in shapes.NESTED_OBJECTS),
 ]
