@@ -175,8 +175,9 @@ def unseen(paths: list[Path], seen: set[Path]) -> list[Path]:
     for two domains, is read once, for its first input. The loader and the incremental step agree."""
     fresh = []
     for path in paths:
-        if path.resolve() not in seen:
-            seen.add(path.resolve())
+        real = path.resolve()  # a system call per path: once
+        if real not in seen:
+            seen.add(real)
             fresh.append(path)
     return fresh
 
