@@ -123,12 +123,14 @@ def values(v: list[str]) -> str:
 # The subject before " | ", compared without case; only a subject that starts like a configured one
 # (or with a blank, or a non-ASCII character) pays for the string functions. The gate compares the
 # first code point (ord), several times cheaper than lower(subject[1]) and a superset of it.
-MAIL_KIND = """CASE WHEN code IS NOT NULL THEN NULL
+SUBJECT_KIND = """CASE
          WHEN subject IS NULL OR NOT (ord(subject) > 127 OR list_contains($kind_ords, ord(subject)))
          THEN 'other'
          WHEN list_contains($reset, lower(trim(split_part(subject, ' | ', 1)))) THEN 'password_reset'
          WHEN list_contains($confirm, lower(trim(split_part(subject, ' | ', 1)))) THEN 'confirmation'
          ELSE 'other' END"""
+# A rejected row has no kind.
+MAIL_KIND = f"CASE WHEN code IS NOT NULL THEN NULL ELSE {SUBJECT_KIND} END"
 
 # The input's own domain has its role worked out once ($role); an item's domain.name is looked up.
 ROLE = """CASE WHEN d = $domain THEN $role WHEN list_contains($gitlab, d) THEN 'gitlab'
@@ -284,7 +286,7 @@ UPDATE hist_events SET domain_role = r, mail_kind = k FROM (
     SELECT rowid AS rid,
         CASE WHEN list_contains($gitlab, domain) THEN 'gitlab'
              WHEN list_contains($portal, domain) THEN 'portal' ELSE 'other' END AS r,
-        {MAIL_KIND.replace("code IS NOT NULL", "false")} AS k
+        {SUBJECT_KIND} AS k
     FROM hist_events)
 WHERE hist_events.rowid = rid AND (domain_role IS DISTINCT FROM r OR mail_kind IS DISTINCT FROM k)
 """  # noqa: S608 - constants
