@@ -330,11 +330,22 @@ def _shown(name: str) -> str:
     return name if HEADER_NAME.fullmatch(name) and "@" not in name else "(not a column name)"
 
 
+def _bare_cr(file: str) -> bool:
+    """Does the file's first 64 KiB hold a CR followed by anything but LF? (Its over-long first line is
+    then likely the whole file, its lines ending in CR alone.)"""
+    try:
+        start = next(RawFile(Path(file)).chunks(1 << 16), b"")
+    except (OSError, DataError):
+        return False
+    return re.search(rb"\r[^\n]", start) is not None
+
+
 def _header(item: Record, cfg: Config, file: str) -> tuple[list[str], dict[str, int]]:
     if item.fields is None:
         # lines end at "\n" only, so a file whose lines end in "\r" alone is one line
         cr = "; the file's lines may end in CR alone: export it with LF or CRLF line endings"
-        hint = cr if "carriage return" in item.message else ""
+        bare_cr = "carriage return" in item.message or (item.code == "line_too_long" and _bare_cr(file))
+        hint = cr if bare_cr else ""
         raise DataError(f"header cannot be parsed as CSV: {item.message}{hint}", file=file, line=item.start)
     header = item.fields
     names = [cfg.columns.get(h.strip(), h.strip()) for h in header]

@@ -1,23 +1,23 @@
 """The line-by-line accounts loader of commit cf3a547, kept as the reference the SQL loader must match.
 
 Every physical line goes through accounts_rows.records and every cell through the Python converters.
-tests/test_accounts_equivalence.py loads generated exports with both and compares everything.
+tests/test_accounts_equivalence.py loads generated exports with both and compares everything. The header
+check and its messages are the loader's own (audit.accounts._header), not a copy.
 """
 
 from __future__ import annotations
 
-import codecs
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
+from audit.accounts import _encoding, _header, _shown
 from audit.accounts_rows import Record, convert, email_problem, records
-from audit.config import ACCOUNT_COLUMNS, REQUIRED_ACCOUNT_COLUMNS, Config
-from audit.errors import ConfigError, DataError, InputError
+from audit.config import Config
+from audit.errors import DataError, InputError
 from audit.inputs import InputStats, Rejects
 from audit.rawlines import RawFile, split_lines
 from audit.schema import STG_ACCOUNTS, create_sql
@@ -30,8 +30,6 @@ ARROW_TYPES = {
     "TIMESTAMP": pa.timestamp("us"),
     "BOOLEAN": pa.bool_(),
 }
-HEADER_NAME = re.compile(r"[A-Za-z_][\w .()/#+-]{0,63}")  # what a column name looks like
-OTHER_DELIMITERS = (";", "\t", "|")
 
 
 def load_accounts(con: duckdb.DuckDBPyConnection, cfg: Config, path: Path, rejects: Rejects) -> InputStats:
@@ -93,55 +91,6 @@ def load_accounts(con: duckdb.DuckDBPyConnection, cfg: Config, path: Path, rejec
         stats.rows_rejected,
     )
     return stats
-
-
-def _encoding(name: str) -> str:
-    """The codec to decode lines with; a UTF-8 BOM is dropped while reading. Lines are split on
-    b"\\n" first, so the encoding must be ASCII-compatible (not UTF-16/32)."""
-    codec = codecs.lookup(name).name
-    if codec.startswith(("utf-16", "utf-32")):
-        raise ConfigError(
-            f"csv.encoding {name!r} is not supported: export as UTF-8 (or another ASCII superset)"
-        )
-    return codec
-
-
-def _shown(name: str) -> str:
-    """A header name for a message or the manifest; a cell that is not a column name is not shown."""
-    name = name.strip()
-    return name if HEADER_NAME.fullmatch(name) and "@" not in name else "(not a column name)"
-
-
-def _header(item: Record, cfg: Config, file: str) -> tuple[list[str], dict[str, int]]:
-    if item.fields is None:  # (the hints here follow later fixes to the messages, not cf3a547)
-        cr = "; the file's lines may end in CR alone: export it with LF or CRLF line endings"
-        hint = cr if "carriage return" in item.message else ""
-        raise DataError(f"header cannot be parsed as CSV: {item.message}{hint}", file=file, line=item.start)
-    header = item.fields
-    names = [cfg.columns.get(h.strip(), h.strip()) for h in header]
-    repeated = sorted({n for n in names if n and names.count(n) > 1})
-    if repeated:
-        shown = ", ".join(_shown(n) for n in repeated)
-        raise DataError(f"header repeats column(s): {shown}", file=file, line=item.start)
-    positions = {name: index for index, name in enumerate(names) if name in ACCOUNT_COLUMNS}
-    missing = [c for c in REQUIRED_ACCOUNT_COLUMNS if c not in positions]
-    if missing:
-        wanted = ", ".join(f"{c} (header {cfg.header_for(c)!r})" for c in missing)
-        # only cells that are known column names are shown: a first line without a header is data
-        known = [repr(h.strip()) for h in header if h.strip() in ACCOUNT_COLUMNS or h.strip() in cfg.columns]
-        found = f"{', '.join(known[:20])}" if known else "none of them a known column"
-        hint = ""
-        if len(header) == 1:
-            other = next((d for d in OTHER_DELIMITERS if d in header[0] and d != cfg.csv_delimiter), None)
-            hint = f"; the header looks {other!r}-separated: set csv.delimiter" if other else ""
-        if any("\x00" in h for h in header):
-            hint += "; the header holds NUL bytes (UTF-16 or UTF-32?): export the file as UTF-8"
-        raise DataError(
-            f"header lacks required column(s): {wanted}; found {len(header)} column(s): {found}{hint}",
-            file=file,
-            line=item.start,
-        )
-    return header, positions
 
 
 def _row(

@@ -360,6 +360,18 @@ def test_a_carriage_return_outside_quotes_is_named_and_cr_only_line_endings_are_
         "header cannot be parsed as CSV: record cannot be parsed as CSV (a carriage return outside "
         "quotes); the file's lines may end in CR alone: export it with LF or CRLF line endings"
     )
+    # longer than the line limit, it is not parsed at all: the hint comes from the file's first bytes
+    with pytest.raises(DataError) as info:
+        load(tmp_path, "\r".join([HEADER, *good(30)]) + "\r", max_line_bytes=1024)
+    assert str(info.value).endswith(
+        "header cannot be parsed as CSV: line is longer than inputs.max_line_bytes; the file's lines may "
+        "end in CR alone: export it with LF or CRLF line endings"
+    )
+    with pytest.raises(DataError) as info:  # a long CRLF header line is only too long
+        load(tmp_path, HEADER + "," * 1100 + "\r\n" + row(1) + "\r\n", max_line_bytes=1024)
+    assert str(info.value).endswith(
+        "header cannot be parsed as CSV: line is longer than inputs.max_line_bytes"
+    )
     bad = row(1, first_name="A\rna")
     _, rejects, _ = load(tmp_path, "\n".join([HEADER, *good(3), bad, *good(3, 200)]) + "\n")
     assert rejects == [
