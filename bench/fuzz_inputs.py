@@ -4,7 +4,8 @@
                                           [--failures DIR] [--keep-going] [--determinism-every K]
 
 It takes small slices of `data/sample/` (the first 20-200 lines of accounts.csv and of a few Mailgun
-dumps of every domain under data/sample/mailgun/*/), copies them into a temporary folder and, per
+dumps of every domain under data/sample/mailgun/*/, plus one plain dump over 1 MiB so the fast path's
+sentinels and sampling take part), copies them into a temporary folder and, per
 iteration, picks some of them and applies one to three random mutations: byte flips; truncation at a
 random byte (also inside a multi-byte UTF-8 character or inside a gzip stream); deleting, duplicating,
 swapping or splicing lines (from another input); inserting NUL, CR, a lone surrogate's bytes, 0x80-0xFF
@@ -15,8 +16,9 @@ gzip member; swapping a JSON value's type, deleting or duplicating a key; wrappi
 (`{"signature": ..., "event-data": ...}`); flattening keys (`message_headers_subject`); an empty or
 header-only file; a line longer than `inputs.max_line_bytes`.
 
-Each case runs `python -m audit run` in a subprocess with its own config (inputs, `reject_limit`,
-`max_line_bytes`) and a fresh --out; half of the cases first get a copy of a good run's --out (reports,
+Each case runs `python -m audit run` in a subprocess with its own config (inputs as a list or a
+glob per domain, sometimes one dump named again for a second domain; `reject_limit`, `max_line_bytes`,
+`allow_empty`) and a fresh --out; half of the cases first get a copy of a good run's --out (reports,
 `latest`, state), so a failing run can be checked to leave it byte for byte as it was. Invariants:
 
 - the exit code is a documented one (0, 65, 66, 73, 75, 78), never 1, 70 or a signal; stderr has no
@@ -118,6 +120,8 @@ class Case:
     max_line_bytes: int = 1 << 20
     allow_empty: bool = False
     prior_out: bool = False
+    globs: bool = False  # name each domain's dumps by a glob instead of a list
+    shared: bool = False  # name one dump a second time, for another domain (it is read once)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -680,6 +684,13 @@ def base_inputs(rng: random.Random) -> list[Input]:
                 ".gz" if gzipped else ""
             )
             out.append(Input(name, folder.name, gz(text) if gzipped else text))
+    # One plain dump over 1 MiB, so the fast path's sentinels and sampling past the first MiB take part.
+    big = b"".join(
+        gzip.decompress(f.read_bytes()) for f in sorted((SAMPLE / "mailgun" / "mg.gitlab.com").glob("*.gz"))
+    )
+    out.append(
+        Input("mailgun/mg.gitlab.com/big.jsonl", "mg.gitlab.com", big[: big.index(b"\n", 1_600_000) + 1])
+    )
     return out
 
 
@@ -702,6 +713,10 @@ def write_case(case: Case, folder: Path) -> None:
         f"allow_empty = {'true' if case.allow_empty else 'false'}",
         "[inputs.events]",
     ]
+    if case.globs:
+        events = {d: [str(Path(p[0]).parent / "*")] for d, p in events.items()}
+    if case.shared and events:
+        events["other.example.com"] = next(iter(events.values()))[:1]
     lines += [f'"{d}" = {json.dumps(p)}' for d, p in events.items()]
     lines += ["[domains]", 'gitlab = ["mg.gitlab.com"]', 'portal = ["customers.gitlab.com"]']
     (folder / "audit.toml").write_text("\n".join(lines) + "\n")
@@ -936,6 +951,8 @@ def save_failure(
                 shutil.copy2(src, dest / name)
         info = {"seed": seed, "iteration": iteration, "mutations": case.mutations, "signatures": sigs}
         info |= {
+            "globs": case.globs,
+            "shared": case.shared,
             "prior_out": case.prior_out,
             "reject_limit": case.reject_limit,
             "max_line_bytes": case.max_line_bytes,
@@ -974,11 +991,13 @@ def main(argv: list[str] | None = None) -> int:
         while (not args.iterations or i < args.iterations) and time.monotonic() < deadline:
             i += 1
             case_rng = random.Random(f"{args.seed}-{i}")
-            chosen = [pool[0], *case_rng.sample(pool[1:], k=case_rng.randint(1, min(4, len(pool) - 1)))]
+            chosen = [pool[0], *case_rng.sample(pool[1:], k=case_rng.randint(1, min(3, len(pool) - 1)))]
             case = Case([Input(x.name, x.domain, x.data) for x in chosen])
             case.reject_limit = case_rng.choice([1.0, 1.0, 1.0, 0.05])
             case.allow_empty = case_rng.random() < 0.2
             case.prior_out = case_rng.random() < 0.5
+            case.globs = case_rng.random() < 0.3
+            case.shared = case_rng.random() < 0.15
             mutate(case_rng, case)
             folder = work / f"case-{i}"
             write_case(case, folder)
