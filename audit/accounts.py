@@ -34,7 +34,7 @@ from audit.accounts_sql import BLANK, PRINTABLE_ASCII, conversion_sql, email_pro
 from audit.config import ACCOUNT_COLUMNS, REQUIRED_ACCOUNT_COLUMNS, Config
 from audit.errors import ConfigError, DataError, InputError
 from audit.inputs import REJECTED_CODES, InputStats, Rejects
-from audit.rawlines import Overlong, RawFile
+from audit.rawlines import CR_ONLY, Overlong, RawFile, bare_cr
 from audit.schema import STG_ACCOUNTS, create_sql
 
 __all__ = ["load_accounts", "parse_timestamp"]
@@ -330,22 +330,11 @@ def _shown(name: str) -> str:
     return name if HEADER_NAME.fullmatch(name) and "@" not in name else "(not a column name)"
 
 
-def _bare_cr(file: str) -> bool:
-    """Does the file's first 64 KiB hold a CR followed by anything but LF? (Its over-long first line is
-    then likely the whole file, its lines ending in CR alone.)"""
-    try:
-        start = next(RawFile(Path(file)).chunks(1 << 16), b"")
-    except (OSError, DataError):
-        return False
-    return re.search(rb"\r[^\n]", start) is not None
-
-
 def _header(item: Record, cfg: Config, file: str) -> tuple[list[str], dict[str, int]]:
     if item.fields is None:
         # lines end at "\n" only, so a file whose lines end in "\r" alone is one line
-        cr = "; the file's lines may end in CR alone: export it with LF or CRLF line endings"
-        bare_cr = "carriage return" in item.message or (item.code == "line_too_long" and _bare_cr(file))
-        hint = cr if bare_cr else ""
+        cr_only = "carriage return" in item.message or (item.code == "line_too_long" and bare_cr(Path(file)))
+        hint = f"; {CR_ONLY}" if cr_only else ""
         raise DataError(f"header cannot be parsed as CSV: {item.message}{hint}", file=file, line=item.start)
     header = item.fields
     names = [cfg.columns.get(h.strip(), h.strip()) for h in header]

@@ -104,8 +104,9 @@ class InputStats:
                 file=self.path,
             )
 
-    def finish(self, reject_limit: float, rejects: Rejects) -> None:
-        """Called once a file is fully accounted: fail on a mismatch or too many rejected rows."""
+    def finish(self, reject_limit: float, rejects: Rejects, hint: str = "") -> None:
+        """Called once a file is fully accounted: fail on a mismatch or too many rejected rows (`hint`:
+        advice on the likely cause, for the message)."""
         self.check_balance()
         if self.rows_read and self.rows_rejected / self.rows_read > reject_limit:
             first = ", ".join(f"line {line} {code}" for line, code in rejects.first(self.path, 5))
@@ -113,7 +114,8 @@ class InputStats:
             digits = next(d for d in (1, 2, 3, 4, 6) if f"{share:.{d}%}" != f"{reject_limit:.{d}%}" or d == 6)
             raise DataError(
                 f"{self.rows_rejected} of {self.rows_read} rows rejected ({share:.{digits}%}), above "
-                f"inputs.reject_limit ({reject_limit:.{digits}%}); first: {first}",
+                f"inputs.reject_limit ({reject_limit:.{digits}%}); first: {first}"
+                + (f"; {hint}" if hint else ""),
                 file=self.path,
             )
 

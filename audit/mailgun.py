@@ -37,7 +37,7 @@ from audit.mailgun_fast import RECHECK, Candidate, Outcome, load_fast
 from audit.mailgun_scan import wanted_lines
 from audit.mailgun_shapes import KNOWN_EVENTS, key_problems, message, safe_event, safe_key
 from audit.mailgun_sql import MACROS, MG_ROWS, bind, block_sql, class_lists, params, role
-from audit.rawlines import Block, RawFile, line_blocks
+from audit.rawlines import CR_ONLY, Block, RawFile, bare_cr, line_blocks
 
 __all__ = ["create_empty_events", "load_events"]
 log = logging.getLogger(__name__)
@@ -139,8 +139,9 @@ def load_events(
         bound = params(lists, f.no, f.stats.path, f.domain, cfg.max_line_bytes) | {"good": keys.good}
         _load_lines(con, cfg, f, bound, rejects, keys)
     deduplicate(con, cfg, [(f.no, f.path, f.stats, f.document, f.candidates) for f in files], rejects)
-    for f in files:
-        f.stats.finish(cfg.reject_limit, rejects)
+    for f in files:  # a dump read as one rejected line may have lines ending in CR alone
+        cr_only = f.stats.lines == 1 and f.stats.rows_rejected > 0 and bare_cr(f.path)
+        f.stats.finish(cfg.reject_limit, rejects, CR_ONLY if cr_only else "")
     return [f.stats for f in files]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import re
 import zlib
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ BOM = b"\xef\xbb\xbf"
 NEWLINE = 10
 BLOCK_BYTES = 64 << 20  # bytes per block handed to DuckDB
 BATCH_ROWS = 16_384  # Arrow record batch size: DuckDB scans record batches in parallel
+CR_ONLY = "the file's lines may end in CR alone: export it with LF or CRLF line endings"
 Reject = tuple[int, str, str, str]  # (line, code, message, sha256 of the raw line)
 
 
@@ -149,6 +151,16 @@ def _byte_series(data: bytes) -> pl.Series:
     series = pl.from_arrow(pa.Array.from_buffers(pa.uint8(), len(data), [None, pa.py_buffer(data)]))
     assert isinstance(series, pl.Series)
     return series
+
+
+def bare_cr(path: Path) -> bool:
+    """Does the file's first 64 KiB hold a CR followed by anything but LF? Lines end at LF only, so a
+    file whose lines end in CR alone reads as one long line: an error about it should say so."""
+    try:
+        start = next(RawFile(path).chunks(1 << 16), b"")
+    except (OSError, DataError):
+        return False
+    return re.search(rb"\r[^\n]", start) is not None
 
 
 def count_newlines(data: bytes) -> int:

@@ -219,6 +219,21 @@ def test_the_reject_limit_fails_the_run_naming_lines_and_codes(tmp_path: Path, p
     assert "2 of 20 rows rejected (10.0%), above inputs.reject_limit (5.0%)" in str(info.value)
     assert "first: line 19 not_json, line 20 bad_type" in str(info.value)
     assert "oops" not in str(info.value)
+    assert "CR alone" not in str(info.value)
+
+
+def test_a_dump_whose_lines_end_in_cr_alone_is_one_line_and_the_message_says_why(
+    tmp_path: Path, path_kind: str
+) -> None:
+    with pytest.raises(DataError) as info:  # lines end at LF only: the whole file is one line
+        load(tmp_path, "\r".join(good(5)) + "\r", reject_limit=0.05)
+    assert str(info.value).endswith(
+        "1 of 1 rows rejected (100.0%), above inputs.reject_limit (5.0%); first: line 1 not_json; the "
+        "file's lines may end in CR alone: export it with LF or CRLF line endings"
+    )
+    with pytest.raises(DataError) as info:  # one bad line, no CR: no such advice
+        load(tmp_path, "oops\n", reject_limit=0.05)
+    assert "CR alone" not in str(info.value)
 
 
 def test_unknown_fields_and_event_types_are_counted(tmp_path: Path, path_kind: str) -> None:
