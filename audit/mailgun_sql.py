@@ -38,10 +38,12 @@ MG_ROWS = "CREATE OR REPLACE TABLE mg_rows ({})".format(
 )
 
 MACROS = (
-    # JSON type of a slot's text from json_extract / a JSON column (NULL when absent)
+    # JSON type of a slot's text from json_extract / a JSON column (NULL when absent). DuckDB's parser
+    # also takes nan, inf and infinity in any case as numbers: `nan` starts like null.
     """CREATE OR REPLACE TEMP MACRO mg_kind(f) AS CASE WHEN f IS NOT NULL THEN CASE ord(f)
        WHEN 34 THEN 'string' WHEN 123 THEN 'object' WHEN 91 THEN 'array' WHEN 116 THEN 'boolean'
-       WHEN 102 THEN 'boolean' WHEN 110 THEN 'null' ELSE 'number' END END""",
+       WHEN 102 THEN 'boolean' WHEN 110 THEN (CASE WHEN f = 'null' THEN 'null' ELSE 'number' END)
+       ELSE 'number' END END""",
     # the value of a string slot (escapes decoded only when there are any)
     """CREATE OR REPLACE TEMP MACRO mg_str(f) AS CASE WHEN starts_with(f, '"') THEN
        (CASE WHEN contains(f, '\\') THEN json_extract_string(f, '$') ELSE f[2:-2] END) END""",
@@ -80,7 +82,7 @@ def typed_ok(v: list[str]) -> str:
         if label in shapes.REQUIRED_SLOTS:
             parts.append(f"starts_with({expr}, '\"') AND {expr} <> '\"\"'")
         elif kind == "string":
-            parts.append(f"({expr} IS NULL OR ord({expr}) IN (34, 110))")
+            parts.append(f"({expr} IS NULL OR ord({expr}) = 34 OR {expr} = 'null')")  # not nan
         elif label == "delivery-status.code":
             parts.append(f"(mg_absent({expr}) OR {INTEGRAL.format(expr)})")
         else:

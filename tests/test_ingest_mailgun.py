@@ -155,6 +155,26 @@ def test_reject_messages_name_the_field_and_type(tmp_path: Path, path_kind: str)
     ]
 
 
+@pytest.mark.parametrize("literal", ["nan", "-nan", "NaN", "inf", "Infinity"])
+def test_a_nan_or_infinity_literal_is_a_number_wherever_a_type_is_checked(
+    tmp_path: Path, path_kind: str, literal: str
+) -> None:
+    """DuckDB's parser accepts these literals in any case (found by the fast path's fuzz test): a
+    lower-case `nan` was taken for `null`, so a `domain.name` of nan loaded and messages said null."""
+    lines = [
+        *good(5),
+        line("a", id="ID").replace('"ID"', literal),
+        line("b", domain={"name": "D"}).replace('"D"', literal),
+        line("c", **{"delivery-status": {"code": "C"}}).replace('"C"', literal),
+    ]
+    _, rejects, _ = load(tmp_path, "\n".join(lines) + "\n")
+    assert [(r[0], r[1], r[2]) for r in rejects] == [
+        (6, "bad_type", "field 'id' must be string, found number"),
+        (7, "bad_type", "field 'domain.name' must be string, found number"),
+        (8, "bad_type", "field 'delivery-status.code' must be an integer, found number"),
+    ]
+
+
 def test_blank_lines_crlf_bom_and_a_missing_last_newline_keep_physical_line_numbers(
     tmp_path: Path, path_kind: str
 ) -> None:
