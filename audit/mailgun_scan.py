@@ -7,7 +7,10 @@ documents, keeps sample lines for the key check (every line of the first MiB, th
 64 KiB: a drifting export changes every line, so drift shows up in the sample, and a file with any
 sign of it is loaded line by line, which checks every line) and sentinel lines that prove the
 reader kept the file's order; it also measures the longest line (DuckDB's reader does not enforce
-maximum_object_size, so a file with a line over inputs.max_line_bytes goes line by line).
+maximum_object_size, so a file with a line over inputs.max_line_bytes goes line by line). A vertical
+tab or form feed byte anywhere rules the file out too: the reader takes one before or after a line's
+object for a blank (C's isspace), where JSON and the line-by-line statement see no JSON; inside a
+string either byte makes the reader fail anyway, so a file with one never stays fast.
 wanted_lines fetches the few lines the reader could not decide.
 """
 
@@ -27,6 +30,7 @@ EXACT_BYTES = 1 << 20  # every line of the first MiB is a sample
 STRIDE = 64 << 10  # then one line per 64 KiB
 MAX_SAMPLE_LINE = 1 << 20
 TOO_LONG = "a line is longer than inputs.max_line_bytes (the reader does not enforce a limit)"
+NOT_JSON_SPACE = "a vertical tab or form feed (the reader takes it for a blank)"
 
 
 @dataclass
@@ -68,6 +72,8 @@ def scan(path: Path, max_line_bytes: int) -> Scan:
         inside = max_line_bytes < len(data) - 2  # can a line over the limit lie inside this chunk?
         count, gap = newline_gaps(data) if inside else (count_newlines(data), -1)
         result.newlines += count
+        if result.fast and (data.find(b"\v") >= 0 or data.find(b"\f") >= 0):  # two memchr: ~0.1 ms/MiB
+            result.rule_out(NOT_JSON_SPACE)
         first = data.find(b"\n")
         if seen == 0:
             _check_start(result, data[: first if first >= 0 else MAX_SAMPLE_LINE])

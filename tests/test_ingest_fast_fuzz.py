@@ -16,7 +16,16 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from audit import mailgun
-from tests.test_ingest_fast import Loaded, accounting, kept_by_fast_path, line, run, write
+from tests.test_ingest_fast import (
+    Loaded,
+    accounting,
+    as_line_by_line,
+    good,
+    kept_by_fast_path,
+    line,
+    run,
+    write,
+)
 
 EXAMPLES = int(os.environ.get("FUZZ_FAST_EXAMPLES", "25"))
 
@@ -248,3 +257,17 @@ def test_generated_dumps_load_as_line_by_line(
     with tempfile.TemporaryDirectory() as folder:
         kept = compare(Path(folder), domain_pair, files)
     event(f"files kept on the fast path: {kept} of {len(files)}")
+
+
+# DuckDB's reader takes a vertical tab or form feed before or after a line's object for a blank (as C's
+# isspace does); JSON and the line-by-line statement do not. In the sample the key check saw it; past
+# the sample the fast path loaded a line the line-by-line path rejects as not_json.
+@pytest.mark.parametrize(("before", "after", "gz"), [("\f", "", False), ("", "\v", False), ("\v", "", True)])
+def test_a_form_feed_or_vertical_tab_around_a_line_far_from_the_samples_is_not_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, before: str, after: str, gz: bool
+) -> None:
+    name = "d.jsonl.gz" if gz else "d.jsonl"
+    write(tmp_path / name, [*good(6000, "g"), before + line("odd") + after, *good(3, "h")], gz=gz)
+    kept, fast = as_line_by_line(monkeypatch, {"mg.gitlab.com": str(tmp_path / name)})
+    assert kept == []
+    assert [(r[1], r[2]) for r in fast[1]] == [(6001, "not_json")]
