@@ -6,10 +6,12 @@ keys are fair game here. Set FUZZ_FAST_EXAMPLES to run many more examples than C
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -193,8 +195,12 @@ def dump_lines(draw: st.DrawFn, ids: list[str]) -> list[str]:
             lines.append(draw(st.sampled_from(FATAL_LINES)))
         elif 100 < pick < 106:
             lines.append(draw(st.sampled_from(ODD_LINES)))
-        elif 106 <= pick < 112:
-            lines.append(" " + draw(items(ids)))  # leading blank before the object
+        elif 106 <= pick < 112:  # JSON blanks before or after the object
+            lines.append(
+                draw(st.sampled_from([" ", "\t", ""]))
+                + draw(items(ids))
+                + draw(st.sampled_from(["", " ", "\r", "\t"]))
+            )
         elif pick < 60:
             eid = draw(st.sampled_from(ids))
             lines.append(line(eid, event=draw(st.sampled_from(EVENTS))))
@@ -203,17 +209,29 @@ def dump_lines(draw: st.DrawFn, ids: list[str]) -> list[str]:
     return lines
 
 
+class Dump(NamedTuple):
+    input_no: int  # files of input 0 and 1 lie in folders of their own, each input a glob
+    lines: list[str]
+    gz: bool
+    bom: bool
+    last_newline: bool
+
+
 @st.composite
-def dumps(draw: st.DrawFn) -> list[tuple[int, list[str], bool, bool]]:
-    """1-3 files: (input number, lines, gzipped, BOM); a file may repeat lines of the one before."""
+def dumps(draw: st.DrawFn) -> list[Dump]:
+    """1-3 files; a file may repeat lines of the one before, end its lines with CRLF, or miss its last
+    newline."""
     ids = draw(st.lists(st.sampled_from(["a", "b", "c", "d", "e1", "F", " a"]), min_size=1, max_size=4))
-    files: list[tuple[int, list[str], bool, bool]] = []
+    files: list[Dump] = []
     for _ in range(draw(st.integers(1, 3))):
         lines = draw(dump_lines(ids))
         copies = draw(st.booleans())
         if files and copies:
-            lines += draw(st.lists(st.sampled_from(files[-1][1]), max_size=3))  # copies across files
-        files.append((draw(st.integers(0, 1)), lines, rare(draw, 4), rare(draw, 30)))
+            lines += draw(st.lists(st.sampled_from(files[-1].lines), max_size=3))  # copies across files
+        if rare(draw, 6):
+            lines = [text + "\r" for text in lines]
+        dump = Dump(draw(st.integers(0, 1)), lines, rare(draw, 4), rare(draw, 30), not rare(draw, 6))
+        files.append(dump)
     return files
 
 
@@ -224,17 +242,20 @@ def load(inputs: dict[str, str]) -> Loaded | str:
         return f"{type(exc).__name__}: {exc}"
 
 
-def compare(
-    folder: Path, domain_pair: tuple[str, str], files: list[tuple[int, list[str], bool, bool]]
-) -> int:
+def compare(folder: Path, domain_pair: tuple[str, str], files: list[Dump]) -> int:
     """Load the files with the fast path, then line by line; both must give the same result. The
     number of files the fast path kept."""
-    for n, (input_no, lines, gz, bom) in enumerate(files):
-        sub = folder / str(input_no)
+    for n, dump in enumerate(files):
+        sub = folder / str(dump.input_no)
         sub.mkdir(exist_ok=True)
-        path = sub / f"{n}.jsonl{'.gz' if gz else ''}"
-        write(path, [("\ufeff" if bom else "") + lines[0], *lines[1:]], gz=gz)
-    inputs = {domain_pair[no]: str(folder / str(no) / "*") for no in sorted({f[0] for f in files})}
+        path = sub / f"{n}.jsonl{'.gz' if dump.gz else ''}"
+        lines = [("\ufeff" if dump.bom else "") + dump.lines[0], *dump.lines[1:]]
+        if dump.last_newline:
+            write(path, lines, gz=dump.gz)
+        else:
+            data = "\n".join(lines).encode()
+            path.write_bytes(gzip.compress(data) if dump.gz else data)
+    inputs = {domain_pair[no]: str(folder / str(no) / "*") for no in sorted({f.input_no for f in files})}
     with pytest.MonkeyPatch.context() as mp:
         kept = kept_by_fast_path(mp)
         fast = load(inputs)
@@ -251,9 +272,7 @@ def compare(
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(files=dumps(), domain_pair=st.permutations(DOMAINS).map(lambda d: (d[0], d[1])))
-def test_generated_dumps_load_as_line_by_line(
-    files: list[tuple[int, list[str], bool, bool]], domain_pair: tuple[str, str]
-) -> None:
+def test_generated_dumps_load_as_line_by_line(files: list[Dump], domain_pair: tuple[str, str]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         kept = compare(Path(folder), domain_pair, files)
     event(f"files kept on the fast path: {kept} of {len(files)}")
