@@ -13,7 +13,7 @@ repeated key in an object it reads, invalid UTF-8, too long) makes it fail, and 
 loaded line by line instead. Nothing here ever decides a row differently from the line-by-line path.
 
 All candidate files are read by one statement (one for plain files, one for gzipped ones): a file's
-rows carry its number (from the reader's file_index column), and its domain, role and name come from
+rows carry its number (from the reader's filename column), and its domain, role and name come from
 list parameters indexed by that number. One statement per night instead of one per dump saves the
 planning and the ragged end of every file, and lets DuckDB read gzipped dumps in parallel. When the
 reader fails, the file its message names is set aside and the others are read again; a failure that
@@ -115,9 +115,10 @@ FROM (
             TRY_CAST(CAST(r.timestamp AS VARCHAR) AS DOUBLE) AS epoch,
             TRY_CAST(CAST(r."delivery-status".code AS VARCHAR) AS INTEGER) AS dcode
         FROM (
-            SELECT $nos[CAST(file_index AS BIGINT) + 1] AS file_no, *
+            SELECT list_position($paths, filename) - 1 AS file_no, *
             FROM read_json($read, format = 'newline_delimited', columns = {READ_COLUMNS},
-                           maximum_object_size = {{max_bytes}}, compression = '{{compression}}')
+                           maximum_object_size = {{max_bytes}}, compression = '{{compression}}',
+                           filename = true)
         ) AS r))
 """  # noqa: S608 - constants; paths and domains are bound parameters
 
@@ -242,8 +243,7 @@ def _statement(
     sql = FAST_SQL.replace("{max_bytes}", str(int(params["max_bytes"])))
     sql = sql.replace("{compression}", compression)
     try:
-        read = {"read": [c.path for c in files], "nos": [c.no for c in files]}
-        con.execute(sql, bind(sql, params | read)).fetchall()
+        con.execute(sql, bind(sql, {**params, "read": [c.path for c in files]})).fetchall()
     except duckdb.Error as exc:
         return str(exc)
     return None

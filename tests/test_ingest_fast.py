@@ -121,6 +121,24 @@ def test_one_read_of_many_dumps_gives_the_line_by_line_result(
     assert by_name["4-blank.jsonl"].blank_lines == 1
 
 
+def test_a_file_named_like_a_glob_among_others_keeps_each_files_rows_apart(tmp_path: Path) -> None:
+    # read_json expands each path it is given as a glob: `d[1].jsonl` reads d1.jsonl, so a row's file
+    # must come from the name the reader opened, not from its position in the list (a file_index would
+    # shift every later file's rows onto the wrong name, with the same ids and line counts unnoticed)
+    files = {"d[1].jsonl": "mg.gitlab.com", "d1.jsonl": "customers.gitlab.com", "c.jsonl": "other.example"}
+    for name in files:
+        write(tmp_path / name, [line(f"g{i}", recipient=f"{name}@acme.com") for i in range(3)])
+    con, rejects = duckdb.connect(), Rejects()
+    inputs = tuple(EventsInput(domain, str(tmp_path / name)) for name, domain in files.items())
+    stats = mailgun.load_events(con, Config(), inputs, rejects)
+    assert [(Path(s.path).name, s.rows_loaded) for s in stats] == [(name, 3) for name in files]
+    rows = con.execute(
+        "SELECT source_file, recipient, count(*) FROM stg_events GROUP BY ALL ORDER BY 1"
+    ).fetchall()
+    assert rows == sorted((str(tmp_path / name), f"{name}@acme.com", 3) for name in files)
+    assert rejects.rows == []
+
+
 def test_a_file_the_reader_refuses_leaves_the_others_on_the_fast_path(tmp_path: Path) -> None:
     for name, lines in (
         ("1.jsonl", good(5, "a")),
