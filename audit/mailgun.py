@@ -27,7 +27,6 @@ from audit.inputs import InputStats, Rejects, expand, sha256_hex, unseen
 from audit.mailgun_dedup import create_empty_events, deduplicate
 from audit.mailgun_docs import (
     PageError,
-    head,
     looks_like_document,
     page_items,
     read_document,
@@ -37,7 +36,7 @@ from audit.mailgun_fast import RECHECK, Candidate, Outcome, load_fast
 from audit.mailgun_scan import wanted_lines
 from audit.mailgun_shapes import KNOWN_EVENTS, key_problems, message, safe_event, safe_key
 from audit.mailgun_sql import MACROS, MG_ROWS, bind, block_sql, class_lists, params, role
-from audit.rawlines import CR_ONLY, Block, RawFile, bare_cr, line_blocks
+from audit.rawlines import CR_ONLY, Block, RawFile, bare_cr, head, line_blocks
 
 __all__ = ["create_empty_events", "load_events"]
 log = logging.getLogger(__name__)

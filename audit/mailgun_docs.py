@@ -237,13 +237,6 @@ def _line_counter(text: str) -> Callable[[int], int]:
     return line_of
 
 
-def head(path: Path, size: int = 1 << 20) -> str:
-    """The first `size` decompressed bytes of a file as text (invalid UTF-8 replaced)."""
-    for chunk in RawFile(path).chunks(size):  # the generator (and the file) closes when dropped
-        return chunk.decode("utf-8", "replace")
-    return ""
-
-
 def read_document(path: Path) -> tuple[str, RawFile]:
     """The whole decompressed file as text (bounded in size; invalid UTF-8 stops the run)."""
     raw = RawFile(path)

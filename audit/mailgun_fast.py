@@ -80,8 +80,6 @@ RECHECK = "recheck"
 
 # The input's own domain has its role worked out once per file ($roles); an item's domain.name is
 # looked up (the same rule as mailgun_sql.ROLE, per file).
-# A RECHECK row is replaced by the line-by-line row, so every row gets its subject's kind: testing
-# `code` there would compute FAST_OK a second time (a tenth of the statement).
 FILE_ROLE = """CASE WHEN domain_text IS NULL OR d = file_domain THEN file_role
          WHEN list_contains($gitlab, d) THEN 'gitlab'
          WHEN list_contains($portal, d) THEN 'portal' ELSE 'other' END"""
@@ -90,7 +88,7 @@ FAST_SQL = f"""
 INSERT INTO mg_rows
 SELECT d, {FILE_ROLE},
     event_id, event, event_at, recipient, {RECIPIENT_NORM}, subject,
-    {SUBJECT_KIND},
+    {SUBJECT_KIND},  -- not MAIL_KIND: a RECHECK row is replaced, and testing `code` computes FAST_OK twice
     message_id, severity, reason, dcode, delivery_description, source_file, NULL::BIGINT,
     file_no, NULL, code, NULL, NULL, NULL, 'v3', NULL
 FROM (
@@ -210,6 +208,8 @@ def _insert(con: duckdb.DuckDBPyConnection, candidates: list[Candidate], params:
             failed.add(c.no)
         else:
             groups[kind].append(c)
+    # a row's file number is its file's position in $paths, so the numbers must be the positions
+    assert all(c.no == position for position, c in enumerate(candidates)), "candidates numbered 0.."
     lists = {
         "paths": [c.path for c in candidates],
         "domains": [c.domain for c in candidates],

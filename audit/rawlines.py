@@ -153,14 +153,21 @@ def _byte_series(data: bytes) -> pl.Series:
     return series
 
 
+def head(path: Path, size: int = 1 << 20) -> str:
+    """The first `size` decompressed bytes of a file as text (invalid UTF-8 replaced)."""
+    for chunk in RawFile(path).chunks(size):  # the generator (and the file) closes when dropped
+        return chunk.decode("utf-8", "replace")
+    return ""
+
+
 def bare_cr(path: Path) -> bool:
     """Does the file's first 64 KiB hold a CR followed by anything but LF? Lines end at LF only, so a
-    file whose lines end in CR alone reads as one long line: an error about it should say so."""
+    file whose lines end in CR alone reads as one long line: an error about it should say so (a file
+    that cannot be read again gives no advice; its own error is raised where it is read)."""
     try:
-        start = next(RawFile(path).chunks(1 << 16), b"")
-    except (OSError, DataError):
+        return re.search(r"\r[^\n]", head(path, 1 << 16)) is not None
+    except (InputError, DataError):
         return False
-    return re.search(rb"\r[^\n]", start) is not None
 
 
 def count_newlines(data: bytes) -> int:
