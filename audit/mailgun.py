@@ -25,13 +25,7 @@ from audit.config import Config, EventsInput
 from audit.errors import InputError
 from audit.inputs import InputStats, Rejects, expand, sha256_hex, unseen
 from audit.mailgun_dedup import create_empty_events, deduplicate
-from audit.mailgun_docs import (
-    PageError,
-    looks_like_document,
-    page_items,
-    read_document,
-    split_document,
-)
+from audit.mailgun_docs import PageError, looks_like_document, page_items, read_document, split_document
 from audit.mailgun_fast import RECHECK, Candidate, Outcome, load_fast
 from audit.mailgun_scan import wanted_lines
 from audit.mailgun_shapes import KNOWN_EVENTS, key_problems, message, safe_event, safe_key

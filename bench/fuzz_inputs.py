@@ -56,6 +56,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -560,21 +561,36 @@ def m_wrap_page(rng: random.Random, data: bytes, case: Case, inp: Input) -> byte
     return b"".join(lines[:a]) + json.dumps(page).encode() + b"\n" + b"".join(lines[b:])
 
 
-def m_webhook(rng: random.Random, data: bytes, case: Case, inp: Input) -> bytes:
+def _rewrite_items(
+    rng: random.Random, data: bytes, change: Callable[[dict[str, Any]], Any], all_at_times: bool = False
+) -> bytes:
+    """Replace one to four JSON lines (half the time every one, with `all_at_times`) by `change(obj)`."""
     objs = _json_lines(data)
     if not objs:
         return data
+    every = all_at_times and rng.random() < 0.5
+    chosen = objs if every else rng.sample(objs, k=min(len(objs), rng.randint(1, 4)))
     out = data
-    for i, obj in rng.sample(objs, k=min(len(objs), rng.randint(1, 4))):
+    for i, obj in chosen:
+        out = _replace_line(out, i, json.dumps(change(obj)).encode())
+    return out
+
+
+def m_webhook(rng: random.Random, data: bytes, case: Case, inp: Input) -> bytes:
+    def hook(obj: dict[str, Any]) -> dict[str, Any]:
         if rng.random() < 0.5:
             obj = dict(
                 obj, domain={"name": rng.choice(["mg.gitlab.com", "customers.gitlab.com", "x.example"])}
             )
-        hook = {"signature": {"timestamp": "1", "token": "t", "signature": "s"}, "event-data": obj}
+        wrapped: dict[str, Any] = {
+            "signature": {"timestamp": "1", "token": "t", "signature": "s"},
+            "event-data": obj,
+        }
         if rng.random() < 0.2:
-            hook["event-data"] = rng.choice([None, [], "x"])
-        out = _replace_line(out, i, json.dumps(hook).encode())
-    return out
+            wrapped["event-data"] = rng.choice([None, [], "x"])
+        return wrapped
+
+    return _rewrite_items(rng, data, hook)
 
 
 def _flatten(obj: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -589,22 +605,11 @@ def _flatten(obj: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def m_flatten(rng: random.Random, data: bytes, case: Case, inp: Input) -> bytes:
-    objs = _json_lines(data)
-    if not objs:
-        return data
-    out = data
-    chosen = objs if rng.random() < 0.5 else rng.sample(objs, k=min(len(objs), rng.randint(1, 4)))
-    for i, obj in chosen:
-        out = _replace_line(out, i, json.dumps(_flatten(obj)).encode())
-    return out
+    return _rewrite_items(rng, data, _flatten, all_at_times=True)
 
 
 def m_logs(rng: random.Random, data: bytes, case: Case, inp: Input) -> bytes:
-    objs = _json_lines(data)
-    if not objs:
-        return data
-    out = data
-    for i, obj in rng.sample(objs, k=min(len(objs), rng.randint(1, 4))):
+    def logs_item(obj: dict[str, Any]) -> dict[str, Any]:
         ts = obj.pop("timestamp", 0)
         try:
             stamp = dt.datetime.fromtimestamp(float(ts), dt.UTC).isoformat()
@@ -613,8 +618,9 @@ def m_logs(rng: random.Random, data: bytes, case: Case, inp: Input) -> bytes:
         obj["@timestamp"] = rng.choice([stamp, stamp.replace("+00:00", "Z"), "2026-11-19T10:00:00", "x"])
         obj["domain"] = {"name": "mg.gitlab.com"}
         obj["user-variables"] = json.dumps(obj.get("user-variables", {}))
-        out = _replace_line(out, i, json.dumps(obj).encode())
-    return out
+        return obj
+
+    return _rewrite_items(rng, data, logs_item)
 
 
 GENERIC = [
