@@ -2,8 +2,9 @@
 
 Dumps overlap from one night to the next and Mailgun forgets after a few days, so a night's run
 skips every dump whose sha256 the state already holds for its domain, de-duplicates new events
-against the state's events on (domain, id), and then checks the union. The state's events are
-classified again (domain role, mail kind) with this run's configuration first.
+against the state's events on (domain, id) (in mailgun_dedup, where the state's copy wins), and then
+checks the union. The state's events are classified again (domain role, mail kind) with this run's
+configuration first.
 """
 
 from __future__ import annotations
@@ -61,22 +62,8 @@ def reclassify_state_events(con: duckdb.DuckDBPyConnection, cfg: Config) -> None
     con.execute(RECLASSIFY, {k: lists[k] for k in ("gitlab", "portal", "reset", "confirm", "kind_ords")})
 
 
-def merge_state_events(con: duckdb.DuckDBPyConnection, stats: list[InputStats]) -> int:
-    """Drop new events the state already holds (counted as duplicates), then add the state's events."""
-    seen = dict(
-        con.execute(
-            "SELECT e.source_file, count(*) FROM stg_events e "
-            "JOIN hist_events h ON h.domain = e.domain AND h.event_id = e.event_id GROUP BY 1"
-        ).fetchall()
-    )
-    for s in stats:
-        overlap = int(seen.get(s.path, 0))
-        s.rows_loaded -= overlap
-        s.rows_duplicate += overlap
-    con.execute(
-        "DELETE FROM stg_events e WHERE EXISTS (SELECT 1 FROM hist_events h "
-        "WHERE h.domain = e.domain AND h.event_id = e.event_id)"
-    )
+def merge_state_events(con: duckdb.DuckDBPyConnection) -> int:
+    """Add the state's events to this run's; load_events has already dropped the dumps' copies of them."""
     columns = ", ".join(STG_EVENTS)
     con.execute(f"INSERT INTO stg_events SELECT {columns} FROM hist_events")  # noqa: S608 - schema names
     return int(con.execute("SELECT count(*) FROM hist_events").fetchall()[0][0])

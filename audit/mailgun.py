@@ -82,9 +82,15 @@ class _Facts:
 
 
 def load_events(
-    con: duckdb.DuckDBPyConnection, cfg: Config, inputs: tuple[EventsInput, ...], rejects: Rejects
+    con: duckdb.DuckDBPyConnection,
+    cfg: Config,
+    inputs: tuple[EventsInput, ...],
+    rejects: Rejects,
+    state: str | None = None,
 ) -> list[InputStats]:
     """Load every dump, reject unusable rows, de-duplicate on (domain, event_id) into stg_events.
+
+    `state`: a table of the events earlier runs kept; a dump's copy of one of them is a duplicate.
 
     The fast path takes every dump it can in one go; the others are then read line by line, in input
     order, so that errors are raised in the order the files were given."""
@@ -131,7 +137,7 @@ def load_events(
             continue
         bound = params(lists, f.no, f.stats.path, f.domain, cfg.max_line_bytes) | {"good": keys.good}
         _load_lines(con, cfg, f, bound, rejects, keys)
-    deduplicate(con, cfg, [(f.no, f.path, f.stats, f.document, f.candidates) for f in files], rejects)
+    deduplicate(con, cfg, [(f.no, f.path, f.stats, f.document, f.candidates) for f in files], rejects, state)
     for f in files:  # a dump read as one rejected line may have lines ending in CR alone
         cr_only = f.stats.lines == 1 and f.stats.rows_rejected > 0 and bare_cr(f.path)
         f.stats.finish(cfg.reject_limit, rejects, CR_ONLY if cr_only else "")

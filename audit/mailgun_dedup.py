@@ -5,7 +5,9 @@ A copy with the same (domain, id) whose loaded content differs (any stg_events c
 is a conflicting duplicate: the first copy in input order is kept (inputs in the order given, the
 files of a glob by name, then line and item) and each later conflicting copy is counted in
 rows_duplicate and listed in rejects with code conflicting_duplicate. Keeping the first copy makes
-the result independent of what a later, possibly re-exported, dump says.
+the result independent of what a later, possibly re-exported, dump says. In a nightly run the
+events the state kept from earlier runs come before every dump: a dump's copy of one is a duplicate
+(listed when it differs), and the state's copy stays.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 
 from audit.config import Config
@@ -27,35 +30,58 @@ CONTENT = (
     "event, event_at, recipient, subject, message_id, severity, reason, delivery_code, delivery_description"
 )
 
-COPIES_SQL = f"""
+STATE_FILE = -1  # the file number a state's copy takes: it comes before every dump of the run
+
+
+def copies_sql(state: str | None) -> str:
+    """mg_copies: every copy of a repeated (domain, id), numbered in keep order, the first one kept.
+
+    `state` names a table of events kept by earlier runs (STG_EVENTS columns and first_as_of): its
+    copy of an event comes first, so a new copy of it is a duplicate (and a conflict if it differs)."""
+    assert state is None or state.isidentifier(), "a table name chosen by the code, never by input"
+    rows = f"""SELECT rowid AS rid, file_no, source_line, coalesce(item, 0) AS item, NULL::DATE AS read_on,
+        domain, event_id, {CONTENT} FROM mg_rows WHERE code IS NULL"""  # noqa: S608 - constants
+    if state is not None:
+        rows += f"""
+        UNION ALL SELECT NULL, {STATE_FILE}, NULL, 0, first_as_of, domain, event_id, {CONTENT}
+        FROM {state}"""  # noqa: S608 - constants and a table name
+    return f"""
 CREATE OR REPLACE TEMP TABLE mg_copies AS
-WITH dup AS (  -- the (domain, id) pairs behind the repeated hashes ($none: there are none)
-    SELECT domain, event_id FROM mg_rows
-    WHERE code IS NULL AND NOT $none AND hash(domain, event_id) IN (SELECT h FROM mg_dup_hashes)
-    GROUP BY ALL HAVING count(*) > 1
+WITH candidate AS (  -- the rows whose hash is repeated ($none: no hash is)
+    SELECT * FROM ({rows}) WHERE NOT $none AND hash(domain, event_id) IN (SELECT h FROM mg_dup_hashes)
+), dup AS (
+    SELECT domain, event_id FROM candidate GROUP BY ALL HAVING count(*) > 1
 )
-SELECT r.rowid AS rid, file_no, source_line, coalesce(item, 0) AS item, row_number() OVER w AS copy_no,
+SELECT rid, file_no, source_line, item, row_number() OVER w AS copy_no,
        row({CONTENT}) IS DISTINCT FROM first_value(row({CONTENT})) OVER w AS differs,
-       first_value(file_no) OVER w AS kept_file, first_value(source_line) OVER w AS kept_line
-FROM mg_rows r SEMI JOIN dup USING (domain, event_id)
-WHERE code IS NULL AND NOT $none
-WINDOW w AS (PARTITION BY domain, event_id ORDER BY file_no, source_line, coalesce(item, 0))
-"""  # noqa: S608 - constants
+       first_value(file_no) OVER w AS kept_file, first_value(source_line) OVER w AS kept_line,
+       first_value(read_on) OVER w AS kept_on
+FROM candidate SEMI JOIN dup USING (domain, event_id)
+WINDOW w AS (PARTITION BY domain, event_id ORDER BY file_no, source_line, item)
+"""  # noqa: S608 - built above from constants
 
 
-def deduplicate(con: duckdb.DuckDBPyConnection, cfg: Config, files: list[FileInfo], rejects: Rejects) -> None:
-    """Keep one row per (domain, id), set rows_loaded / rows_duplicate, and turn mg_rows into stg_events."""
-    repeated = _repeated_hashes(con)
+def deduplicate(
+    con: duckdb.DuckDBPyConnection,
+    cfg: Config,
+    files: list[FileInfo],
+    rejects: Rejects,
+    state: str | None = None,
+) -> None:
+    """Keep one row per (domain, id), set rows_loaded / rows_duplicate, and turn mg_rows into stg_events.
+
+    With `state`, a dump's copy of an event that table holds is a duplicate: the state's copy stays."""
+    repeated = _repeated_hashes(con, state)
     con.register("mg_dup_hashes", repeated)
     try:
-        con.execute(COPIES_SQL, {"none": repeated.num_rows == 0}).fetchall()
+        con.execute(copies_sql(state), {"none": repeated.num_rows == 0}).fetchall()
     finally:
         con.unregister("mg_dup_hashes")
     dupes = dict(
         con.execute("SELECT file_no, count(*) FROM mg_copies WHERE copy_no > 1 GROUP BY 1").fetchall()
     )
     conflicts = con.execute(
-        "SELECT file_no, source_line, item, kept_file, kept_line FROM mg_copies "
+        "SELECT file_no, source_line, item, kept_file, kept_line, kept_on FROM mg_copies "
         "WHERE copy_no > 1 AND differs ORDER BY ALL"
     ).fetchall()
     paths = {f[0]: f[1] for f in files}
@@ -66,26 +92,36 @@ def deduplicate(con: duckdb.DuckDBPyConnection, cfg: Config, files: list[FileInf
         if not mine:
             continue
         stats.notes["conflicting_duplicates"] = len(mine)
-        shas = raw_shas(path, document, {(line, item) for _, line, item, _, _ in mine}, cfg.max_line_bytes)
-        for _, line, item, kept_file, kept_line in mine:
-            where = "this file" if kept_file == no else str(paths[kept_file])
+        shas = raw_shas(path, document, {(line, item) for _, line, item, *_ in mine}, cfg.max_line_bytes)
+        for _, line, item, kept_file, kept_line, kept_on in mine:
+            if kept_file == STATE_FILE:
+                first = f"an event kept from an earlier run (first read on {kept_on})"
+                kept = "that copy was kept"
+            else:
+                first = f"line {kept_line} of {'this file' if kept_file == no else paths[kept_file]}"
+                kept = "the first copy was kept"
             rejects.add_hashed(
                 str(path), line, "conflicting_duplicate",
-                f"{'item ' + str(item) + ': ' if item else ''}same (domain, id) as line {kept_line} of "
-                f"{where} but different content; the first copy was kept",
+                f"{'item ' + str(item) + ': ' if item else ''}same (domain, id) as {first} "
+                f"but different content; {kept}",
                 shas.get((line, item), ""),
             )  # fmt: skip
     _finish(con)
 
 
-def _repeated_hashes(con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """The 64-bit hashes of (domain, id) that occur more than once among the usable rows.
+def _repeated_hashes(con: duckdb.DuckDBPyConnection, state: str | None) -> pa.Table:
+    """The 64-bit hashes of (domain, id) that occur more than once among the usable rows, or that
+    the state holds too.
 
     Sorting the hashes in polars and comparing neighbours costs about a third of a DuckDB GROUP BY
     over millions of distinct keys; a hash found twice is only a candidate (the pairs are compared
     as strings next), and a night without copies skips the rest."""
     hashes = con.sql("SELECT hash(domain, event_id) AS h FROM mg_rows WHERE code IS NULL").pl()["h"].sort()
-    return hashes.filter(hashes == hashes.shift(1)).unique().to_frame().to_arrow()
+    repeated = hashes.filter(hashes == hashes.shift(1))
+    if state is not None:
+        known = con.sql(f"SELECT hash(domain, event_id) AS h FROM {state}").pl()["h"]  # noqa: S608 - a table name
+        repeated = pl.concat([repeated, hashes.filter(hashes.is_in(known.implode()))])
+    return repeated.unique().to_frame().to_arrow()
 
 
 def _finish(con: duckdb.DuckDBPyConnection) -> None:

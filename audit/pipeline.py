@@ -188,10 +188,10 @@ def _run(con: duckdb.DuckDBPyConnection, cfg: Config, folder: Path, timer: _Time
     with timer.stage("load_events"):
         if cfg.events:
             to_read, result.dumps_skipped = new_dumps(con, cfg.events)
-            event_stats = load_events(con, cfg, to_read, rejects) if to_read else []
+            event_stats = load_events(con, cfg, to_read, rejects, "hist_events") if to_read else []
             if not to_read:
                 create_empty_events(con)
-            result.events_from_state = merge_state_events(con, event_stats)
+            result.events_from_state = merge_state_events(con)
             result.inputs.extend(event_stats)
         else:
             create_empty_events(con)

@@ -400,3 +400,21 @@ def test_every_code_is_documented_and_rejected_and_kept_codes_do_not_overlap() -
     for code in {**REJECTED_CODES, **KEPT_CODES}:
         assert f"`{code}`" in readme, code
     assert not set(REJECTED_CODES) & set(KEPT_CODES)
+
+
+def test_a_copy_of_an_event_the_state_holds_is_a_duplicate_listed_when_it_differs(
+    tmp_path: Path, path_kind: str
+) -> None:
+    old, new = tmp_path / "old.jsonl", tmp_path / "new.jsonl"
+    old.write_text(line("a") + "\n")
+    new.write_text("\n".join([line("b"), line("a", event="failed"), line("a")]) + "\n")
+    con, found = duckdb.connect(), Rejects()
+    mailgun.load_events(con, Config(), (EventsInput("mg.gitlab.com", str(old)),), Rejects())
+    con.execute("CREATE TABLE prior AS SELECT *, DATE '2026-11-19' AS first_as_of FROM stg_events")
+    [stats] = mailgun.load_events(con, Config(), (EventsInput("mg.gitlab.com", str(new)),), found, "prior")
+    assert counts(stats)[2:] == (3, 1, 0, 2) and stats.notes == {"conflicting_duplicates": 1}
+    assert [(r[1], r[2], r[3]) for r in found.rows] == [
+        (2, "conflicting_duplicate", "same (domain, id) as an event kept from an earlier run (first read on "
+         "2026-11-19) but different content; that copy was kept"),
+    ]  # fmt: skip
+    assert con.execute("SELECT event_id FROM stg_events").fetchall() == [("b",)]

@@ -282,3 +282,38 @@ def test_the_states_events_follow_a_changed_configuration(tmp_path: Path) -> Non
     for name in ("unconfirmed_accounts", "gitlab_password_resets", "undeliverable_emails"):
         assert report_rows(nightly / AS_OF, name) == report_rows(full / AS_OF, name), name
     assert report_rows(full / AS_OF, "gitlab_password_resets") == []
+
+
+def test_a_dumps_copy_of_an_event_the_state_holds_is_a_duplicate_and_the_states_copy_stays(
+    tmp_path: Path,
+) -> None:
+    """Night two re-exports an event read on night one, once changed and once as it was: both count as
+    duplicates, the changed one is listed in data_quality against the state's copy, which is kept."""
+    out = tmp_path / "out"
+    first = {"id": "ev1", "event": "delivered", "timestamp": 1794000000.5, "recipient": "ana@acme.com",
+             "message": {"headers": {"subject": "Reset password instructions", "message-id": "m1@x"}}}  # fmt: skip
+    changed = first | {"event": "failed", "severity": "permanent"}
+    other = first | {"id": "ev2"}
+    nights = {"2026-11-19": [first], "2026-11-20": [changed, first, other]}
+    for as_of, items in nights.items():
+        dump = tmp_path / f"events-{as_of}.jsonl"
+        dump.write_text("".join(json.dumps(i) + "\n" for i in items))
+        code, _, stderr = cli("run", "--accounts", f"{SAMPLE}/accounts.csv", "--out", str(out), "-q",
+                              "--as-of", as_of, "--events", f"mg.gitlab.com={dump}")  # fmt: skip
+        assert code == 0, stderr
+    manifest = json.loads((out / "2026-11-20" / "manifest.json").read_text())
+    [read] = [i for i in manifest["inputs"] if i["kind"] == "events"]
+    counts = (read["rows_read"], read["rows_loaded"], read["rows_rejected"], read["rows_duplicate"])
+    assert counts == (3, 1, 0, 2) and read["notes"] == {"conflicting_duplicates": 1}
+    assert pl.read_parquet(out / "2026-11-20" / "rejects.parquet").height == 0
+    listed = pl.read_parquet(out / "2026-11-20" / "data_quality.parquet")
+    assert listed.select("file", "line", "code", "message").rows() == [
+        (str(tmp_path / "events-2026-11-20.jsonl"), 1, "conflicting_duplicate",
+         "same (domain, id) as an event kept from an earlier run (first read on 2026-11-19) but different "
+         "content; that copy was kept"),
+    ]  # fmt: skip
+    con = duckdb.connect(str(out / "state.duckdb"), read_only=True)
+    kept = con.execute("SELECT event_id, event, first_as_of FROM events ORDER BY 1").fetchall()
+    con.close()
+    assert [(e, ev, str(d)) for e, ev, d in kept] == [
+        ("ev1", "delivered", "2026-11-19"), ("ev2", "delivered", "2026-11-20")]  # fmt: skip
