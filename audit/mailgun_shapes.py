@@ -111,6 +111,8 @@ def message(code: str, detail: str | None, item: int | None) -> str:
             if detail == "timestamp"
             else "field '@timestamp' is not an RFC 3339 time with offset between 2010 and 2100"
         )
+    elif code == "not_json" and detail == "bom":  # a dump appended to another (`cat`) keeps its BOM
+        text = "line is not valid JSON: it starts with a byte order mark (were two files joined?)"
     else:
         text = FIXED.get(code, code)
     return f"item {item} of the API page or document: {text}" if item is not None else text

@@ -231,6 +231,7 @@ SELECT line, item, code, event_at, shape,
                   WHEN shape = 'webhook' AND data_type <> 'OBJECT' THEN 'event-data:' || lower(data_type)
                   ELSE {type_check(SLOT_LIST)} END
          WHEN 'bad_timestamp' THEN CASE WHEN mg_kind(f[3]) = 'number' THEN 'timestamp' ELSE '@timestamp' END
+         WHEN 'not_json' THEN CASE WHEN starts_with(raw, chr(65279)) THEN 'bom' END
          END AS detail,
     CASE WHEN code NOT IN ('blank', 'page') THEN sha256(raw) END AS sha,
     CASE WHEN code = 'page' THEN raw END AS page,

@@ -190,6 +190,17 @@ def test_blank_lines_crlf_bom_and_a_missing_last_newline_keep_physical_line_numb
     assert stats.notes.get("bom") is True
 
 
+def test_a_byte_order_mark_inside_a_dump_rejects_its_line_and_says_so(tmp_path: Path, path_kind: str) -> None:
+    """Two dumps joined with `cat`: the second one's BOM starts a line, which no JSON parser takes."""
+    stats, rejects, _ = load(
+        tmp_path, "\ufeff" + "\n".join([line("a"), "\ufeff" + line("b"), line("c")]) + "\n"
+    )
+    assert counts(stats) == (3, 0, 3, 2, 1, 0)
+    assert [(r[0], r[1], r[2]) for r in rejects] == [
+        (2, "not_json", "line is not valid JSON: it starts with a byte order mark (were two files joined?)")
+    ]
+
+
 @pytest.mark.parametrize("bad", [b"not json\r", b"not json \xff\r"], ids=["utf8", "not-utf8"])
 def test_a_crlf_line_ending_is_one_cr_and_one_lf(tmp_path: Path, path_kind: str, bad: bytes) -> None:
     """Only the line ending is left out of a reject's hash: a second b"\\r" belongs to the line."""
