@@ -4,7 +4,7 @@ Nightly dumps overlap, so most duplicates are exact copies: counted in rows_dupl
 A copy with the same (domain, id) whose loaded content differs (any stg_events column but the source)
 is a conflicting duplicate: the first copy in input order is kept (inputs in the order given, the
 files of a glob by name, then line and item) and each later conflicting copy is counted in
-rows_duplicate and listed in rejects with code conflicting_duplicate. Keeping the first copy makes
+rows_duplicate and listed (data_quality) as conflicting_duplicate. Keeping the first copy makes
 the result independent of what a later, possibly re-exported, dump says. In a nightly run the
 events the state kept from earlier runs come before every dump: a dump's copy of one is a duplicate
 (listed when it differs), and the state's copy stays.
