@@ -1,10 +1,10 @@
 """Every Mailgun dump shape, recognised per line and validated in one DuckDB statement per block.
 
-Shapes (by the line's top-level keys): `webhook` (has event-data), `api_page` (has items; expanded
-by mailgun_docs), `flat` (export scripts that join nested keys with `_`, of a v3 or a Logs API item),
-`logs` (Logs API v1: @timestamp), and `v3` (an Events API item). Each shape maps onto the same 13
-slots, so one statement classifies, checks types and converts every line; Python never loops over
-good lines.
+Shapes (by the line's top-level keys): `webhook` (has event-data), `api_page` (has items and none of
+an item's fields; expanded by mailgun_docs), `flat` (export scripts that join nested keys with `_`,
+of a v3 or a Logs API item), `logs` (Logs API v1: @timestamp), and `v3` (an Events API item). Each
+shape maps onto the same 13 slots, so one statement classifies, checks types and converts every
+line; Python never loops over good lines.
 
 The SQL itself is in mailgun_sql; this module holds what both it and the Python side must agree on,
 and the checks made once per distinct key list rather than once per line.
@@ -37,6 +37,8 @@ WEBHOOK_KEYS = ("signature", "event-data")
 FLAT_KEYS = tuple(sorted({k.replace("-", "_") for k in ITEM_KEYS}))
 FLAT_PREFIX_RE = "^(" + "|".join(re.escape(o.replace("-", "_")) for o in ITEM_OBJECTS) + ")_"
 KNOWN_KEYS = tuple(sorted(set(ITEM_KEYS) | set(WEBHOOK_KEYS) | set(FLAT_KEYS)))
+# Any of these at the top level makes an object an item, even with an `items` key: not an API page.
+ITEM_FIELDS = ("id", "event", "timestamp", "@timestamp", "recipient")
 # Any of these keys marks the flattened form (every flattened key the loader reads is one).
 FLAT_MARKERS = (
     "message_headers_subject", "message_headers_message_id", "message_headers_to", "message_headers_from",
@@ -167,7 +169,7 @@ def shape_of(keys: list[str]) -> str:
     """The shape of a line from its top-level keys (the same rule as the SQL)."""
     if "event-data" in keys:
         return "webhook"
-    if "items" in keys and "event" not in keys:
+    if "items" in keys and not set(keys) & set(ITEM_FIELDS):
         return "api_page"
     if set(keys) & set(FLAT_MARKERS):  # before @timestamp: a Logs API item can be flattened too
         return "flat"

@@ -188,7 +188,7 @@ WITH a AS (
              ELSE starts_with(ltrim(raw, $space), '{{') END AS is_object,
         CASE WHEN k IS NULL THEN NULL
              WHEN list_contains(k, 'event-data') THEN 'webhook'
-             WHEN list_contains(k, 'items') AND NOT list_contains(k, 'event') THEN 'api_page'
+             WHEN list_contains(k, 'items') AND NOT list_has_any(k, $item_fields) THEN 'api_page'
              WHEN list_has_any(k, $flat_markers) THEN 'flat'
              WHEN list_contains(k, '@timestamp') THEN 'logs'
              ELSE 'v3' END AS shape
@@ -259,6 +259,7 @@ def params(
         "lo_at": dt.datetime.fromtimestamp(shapes.MIN_EPOCH, dt.UTC).replace(tzinfo=None),
         "hi_at": dt.datetime.fromtimestamp(shapes.MAX_EPOCH, dt.UTC).replace(tzinfo=None),
         "flat_markers": list(shapes.FLAT_MARKERS),
+        "item_fields": list(shapes.ITEM_FIELDS),
         "item_paths": shapes.ITEM_PATHS,
         "webhook_paths": shapes.WEBHOOK_PATHS,
         "flat_paths": shapes.FLAT_PATHS,

@@ -355,6 +355,31 @@ def test_api_pages_on_lines_keep_the_page_line_and_items_are_numbered(tmp_path: 
     ]
 
 
+def test_an_object_with_items_and_an_item_field_is_an_item_not_an_api_page(
+    tmp_path: Path, path_kind: str
+) -> None:
+    """An API page holds items and paging only: `{"id": 5, "items": []}` is a broken item, not an empty page."""
+    odd = [json.dumps({"id": "b", "items": []}), json.dumps({"recipient": "x@y.z", "items": [item("c")]})]
+    stats, rejects, _ = load(tmp_path, "\n".join([line("a"), *odd]) + "\n")
+    assert counts(stats) == (3, 0, 3, 1, 2, 0) and "api_pages" not in stats.notes
+    assert codes(rejects) == [(2, "missing_event"), (3, "missing_id")]
+
+
+@pytest.mark.parametrize(
+    ("extra", "code"),
+    [({"id": "b"}, "missing_event"), ({"event": "delivered"}, "missing_id")],
+    ids=["id", "event"],
+)
+def test_a_document_whose_object_has_an_item_field_is_one_item(
+    tmp_path: Path, extra: dict[str, str], code: str
+) -> None:
+    text = json.dumps({"items": [item("a")], **extra}, indent=2) + "\n"
+    stats, rejects, _ = load(tmp_path, text, name="odd.json")
+    assert (stats.rows_read, stats.rows_loaded, stats.rows_rejected) == (1, 0, 1)
+    assert stats.notes["document"] == {"values": 1, "api_pages": 0}
+    assert codes(rejects) == [(1, code)]
+
+
 def test_a_pretty_printed_page_file_gives_each_item_its_own_line(tmp_path: Path) -> None:
     page = {"items": [item("a"), item("b", recipient="")], "paging": {"next": "x"}}
     text = json.dumps(page, indent=2) + "\n"
