@@ -23,6 +23,7 @@ from audit.mailgun_sql import RECLASSIFY, class_lists
 from audit.schema import STG_EVENTS
 
 log = logging.getLogger(__name__)
+STATE_EVENTS = "hist_events"  # the state's events in the run's database (history.load_history)
 
 
 def new_dumps(
@@ -65,8 +66,8 @@ def reclassify_state_events(con: duckdb.DuckDBPyConnection, cfg: Config) -> None
 def merge_state_events(con: duckdb.DuckDBPyConnection) -> int:
     """Add the state's events to this run's; load_events has already dropped the dumps' copies of them."""
     columns = ", ".join(STG_EVENTS)
-    con.execute(f"INSERT INTO stg_events SELECT {columns} FROM hist_events")  # noqa: S608 - schema names
-    return int(con.execute("SELECT count(*) FROM hist_events").fetchall()[0][0])
+    con.execute(f"INSERT INTO stg_events SELECT {columns} FROM {STATE_EVENTS}")  # noqa: S608 - schema names
+    return int(con.execute(f"SELECT count(*) FROM {STATE_EVENTS}").fetchall()[0][0])  # noqa: S608
 
 
 def dumps_table(con: duckdb.DuckDBPyConnection, stats: list[InputStats], as_of: dt.date) -> None:

@@ -31,6 +31,7 @@ CONTENT = (
 )
 
 STATE_FILE = -1  # the file number a state's copy takes: it comes before every dump of the run
+KEY_HASH = "hash(domain, event_id)"  # one expression for every hash of the key, or copies go unseen
 
 
 def copies_sql(state: str | None) -> str:
@@ -38,7 +39,6 @@ def copies_sql(state: str | None) -> str:
 
     `state` names a table of events kept by earlier runs (STG_EVENTS columns and first_as_of): its
     copy of an event comes first, so a new copy of it is a duplicate (and a conflict if it differs)."""
-    assert state is None or state.isidentifier(), "a table name chosen by the code, never by input"
     rows = f"""SELECT rowid AS rid, file_no, source_line, coalesce(item, 0) AS item, NULL::DATE AS read_on,
         domain, event_id, {CONTENT} FROM mg_rows WHERE code IS NULL"""  # noqa: S608 - constants
     if state is not None:
@@ -48,7 +48,7 @@ def copies_sql(state: str | None) -> str:
     return f"""
 CREATE OR REPLACE TEMP TABLE mg_copies AS
 WITH candidate AS (  -- the rows whose hash is repeated ($none: no hash is)
-    SELECT * FROM ({rows}) WHERE NOT $none AND hash(domain, event_id) IN (SELECT h FROM mg_dup_hashes)
+    SELECT * FROM ({rows}) WHERE NOT $none AND {KEY_HASH} IN (SELECT h FROM mg_dup_hashes)
 ), dup AS (
     SELECT domain, event_id FROM candidate GROUP BY ALL HAVING count(*) > 1
 )
@@ -57,7 +57,7 @@ SELECT rid, file_no, source_line, item, row_number() OVER w AS copy_no,
        first_value(file_no) OVER w AS kept_file, first_value(source_line) OVER w AS kept_line,
        first_value(read_on) OVER w AS kept_on
 FROM candidate SEMI JOIN dup USING (domain, event_id)
-WINDOW w AS (PARTITION BY domain, event_id ORDER BY file_no, source_line, item)
+WINDOW w AS (PARTITION BY domain, event_id ORDER BY file_no, source_line, item, read_on, rid)
 """  # noqa: S608 - built above from constants
 
 
@@ -71,6 +71,8 @@ def deduplicate(
     """Keep one row per (domain, id), set rows_loaded / rows_duplicate, and turn mg_rows into stg_events.
 
     With `state`, a dump's copy of an event that table holds is a duplicate: the state's copy stays."""
+    if state is not None and not state.isidentifier():  # it is written into the SQL text
+        raise ValueError(f"not a table name: {state!r}")
     repeated = _repeated_hashes(con, state)
     con.register("mg_dup_hashes", repeated)
     try:
@@ -114,12 +116,12 @@ def _repeated_hashes(con: duckdb.DuckDBPyConnection, state: str | None) -> pa.Ta
     the state holds too.
 
     Sorting the hashes in polars and comparing neighbours costs about a third of a DuckDB GROUP BY
-    over millions of distinct keys; a hash found twice is only a candidate (the pairs are compared
-    as strings next), and a night without copies skips the rest."""
-    hashes = con.sql("SELECT hash(domain, event_id) AS h FROM mg_rows WHERE code IS NULL").pl()["h"].sort()
+    over millions of distinct keys (when there are few copies); a hash found twice is only a
+    candidate (the pairs are compared as strings next), and a night without copies skips the rest."""
+    hashes = con.sql(f"SELECT {KEY_HASH} AS h FROM mg_rows WHERE code IS NULL").pl()["h"].sort()  # noqa: S608
     repeated = hashes.filter(hashes == hashes.shift(1))
     if state is not None:
-        known = con.sql(f"SELECT hash(domain, event_id) AS h FROM {state}").pl()["h"]  # noqa: S608 - a table name
+        known = con.sql(f"SELECT {KEY_HASH} AS h FROM {state}").pl()["h"]  # noqa: S608 - a table name
         repeated = pl.concat([repeated, hashes.filter(hashes.is_in(known.implode()))])
     return repeated.unique().to_frame().to_arrow()
 

@@ -23,7 +23,13 @@ from audit.config import Config, memory_bytes
 from audit.digest import write_digest
 from audit.errors import ConfigError, OutputError
 from audit.history import apply_history, load_history, save_history
-from audit.incremental import dumps_table, merge_state_events, new_dumps, reclassify_state_events
+from audit.incremental import (
+    STATE_EVENTS,
+    dumps_table,
+    merge_state_events,
+    new_dumps,
+    reclassify_state_events,
+)
 from audit.inputs import InputStats, Rejects
 from audit.lock import run_lock
 from audit.mailgun import create_empty_events, load_events
@@ -188,7 +194,7 @@ def _run(con: duckdb.DuckDBPyConnection, cfg: Config, folder: Path, timer: _Time
     with timer.stage("load_events"):
         if cfg.events:
             to_read, result.dumps_skipped = new_dumps(con, cfg.events)
-            event_stats = load_events(con, cfg, to_read, rejects, "hist_events") if to_read else []
+            event_stats = load_events(con, cfg, to_read, rejects, STATE_EVENTS) if to_read else []
             if not to_read:
                 create_empty_events(con)
             result.events_from_state = merge_state_events(con)

@@ -19,6 +19,7 @@ import pytest
 from audit import mailgun
 from audit.config import Config, EventsInput
 from audit.errors import DataError, InputError
+from audit.incremental import STATE_EVENTS
 from audit.inputs import KEPT_CODES, REJECTED_CODES, InputStats, Rejects, sha256_hex
 
 TS = 1763630000.5  # 2025-11-20 09:13:20.5 UTC
@@ -446,8 +447,10 @@ def test_a_copy_of_an_event_the_state_holds_is_a_duplicate_listed_when_it_differ
     new.write_text("\n".join([line("b"), line("a", event="failed"), line("a")]) + "\n")
     con, found = duckdb.connect(), Rejects()
     mailgun.load_events(con, Config(), (EventsInput("mg.gitlab.com", str(old)),), Rejects())
-    con.execute("CREATE TABLE prior AS SELECT *, DATE '2026-11-19' AS first_as_of FROM stg_events")
-    [stats] = mailgun.load_events(con, Config(), (EventsInput("mg.gitlab.com", str(new)),), found, "prior")
+    con.execute(f"CREATE TABLE {STATE_EVENTS} AS SELECT *, DATE '2026-11-19' AS first_as_of FROM stg_events")
+    [stats] = mailgun.load_events(
+        con, Config(), (EventsInput("mg.gitlab.com", str(new)),), found, STATE_EVENTS
+    )
     assert counts(stats)[2:] == (3, 1, 0, 2) and stats.notes == {"conflicting_duplicates": 1}
     assert [(r[1], r[2], r[3]) for r in found.rows] == [
         (2, "conflicting_duplicate", "same (domain, id) as an event kept from an earlier run (first read on "
