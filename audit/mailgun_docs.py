@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from audit.errors import DataError
-from audit.mailgun_shapes import ITEM_FIELDS
+from audit.mailgun_shapes import is_api_page
 from audit.rawlines import RawFile
 
 MAX_DOCUMENT_BYTES = 256 << 20
@@ -209,11 +209,7 @@ def split_document(text: str, file: str) -> Document:
                 doc.rows += [(newlines_before(o), n, t) for n, (o, t) in enumerate(items, start=1)]
             else:
                 value, end = _decode(text, pos)
-                if (
-                    isinstance(value, dict | list)
-                    and "items" in value
-                    and not any(k in value for k in ITEM_FIELDS)
-                ):
+                if isinstance(value, dict | list) and is_api_page(value):  # list: a deep value's keys
                     items, end = page_items(text, pos)
                     doc.pages += 1
                     doc.rows += [(newlines_before(o), n, t) for n, (o, t) in enumerate(items, start=1)]

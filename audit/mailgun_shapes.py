@@ -13,6 +13,7 @@ and the checks made once per distinct key list rather than once per line.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 # Plausible Mailgun timestamps: 2010-01-01 .. 2100-01-01 (epoch seconds).
 MIN_EPOCH, MAX_EPOCH = 1_262_304_000, 4_102_444_800
@@ -165,11 +166,17 @@ def key_problems(shape: str, keys: list[str]) -> tuple[bool, list[str]]:
     return repeated, unknown
 
 
+def is_api_page(keys: Iterable[str]) -> bool:
+    """An `items` key and none of an item's own fields (the SQL's rule, from the same ITEM_FIELDS)."""
+    found = set(keys)
+    return "items" in found and not found & set(ITEM_FIELDS)
+
+
 def shape_of(keys: list[str]) -> str:
     """The shape of a line from its top-level keys (the same rule as the SQL)."""
     if "event-data" in keys:
         return "webhook"
-    if "items" in keys and not set(keys) & set(ITEM_FIELDS):
+    if is_api_page(keys):
         return "api_page"
     if set(keys) & set(FLAT_MARKERS):  # before @timestamp: a Logs API item can be flattened too
         return "flat"
