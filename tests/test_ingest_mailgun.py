@@ -444,16 +444,18 @@ def test_a_copy_of_an_event_the_state_holds_is_a_duplicate_listed_when_it_differ
 ) -> None:
     old, new = tmp_path / "old.jsonl", tmp_path / "new.jsonl"
     old.write_text(line("a") + "\n")
-    new.write_text("\n".join([line("b"), line("a", event="failed"), line("a")]) + "\n")
+    page = json.dumps({"items": [item("d"), item("a", event="opened")], "paging": {}})
+    new.write_text("\n".join([line("b"), line("a", event="failed"), line("a"), page]) + "\n")
     con, found = duckdb.connect(), Rejects()
     mailgun.load_events(con, Config(), (EventsInput("mg.gitlab.com", str(old)),), Rejects())
     con.execute(f"CREATE TABLE {STATE_EVENTS} AS SELECT *, DATE '2026-11-19' AS first_as_of FROM stg_events")
     [stats] = mailgun.load_events(
         con, Config(), (EventsInput("mg.gitlab.com", str(new)),), found, STATE_EVENTS
     )
-    assert counts(stats)[2:] == (3, 1, 0, 2) and stats.notes == {"conflicting_duplicates": 1}
+    assert counts(stats)[2:] == (5, 2, 0, 3) and stats.notes["conflicting_duplicates"] == 2
+    same = "same (domain, id) as an event kept from an earlier run (first read on 2026-11-19)"
     assert [(r[1], r[2], r[3]) for r in found.rows] == [
-        (2, "conflicting_duplicate", "same (domain, id) as an event kept from an earlier run (first read on "
-         "2026-11-19) but different content; that copy was kept"),
-    ]  # fmt: skip
-    assert con.execute("SELECT event_id FROM stg_events").fetchall() == [("b",)]
+        (2, "conflicting_duplicate", f"{same} but different content; that copy was kept"),
+        (4, "conflicting_duplicate", f"item 2: {same} but different content; that copy was kept"),
+    ]
+    assert con.execute("SELECT event_id FROM stg_events ORDER BY 1").fetchall() == [("b",), ("d",)]
