@@ -148,9 +148,12 @@ def load_fast(
     order, any error of the file itself: missing, unreadable, broken gzip)."""
     if not candidates:
         return {}
-    with ThreadPoolExecutor(max_workers=SCAN_WORKERS) as pool:
-        scans = {c.no: pool.submit(scan, Path(c.path), int(params["max_bytes"])) for c in candidates}
-        results = {no: _result(future) for no, future in scans.items()}
+    with ThreadPoolExecutor(max_workers=SCAN_WORKERS) as pool:  # largest first: no lone big file at the end
+        scans = {
+            c.no: pool.submit(scan, Path(c.path), int(params["max_bytes"]))
+            for c in sorted(candidates, key=lambda c: -_size(c.path))
+        }
+        results = {c.no: _result(scans[c.no]) for c in candidates}
     failed = _insert(con, candidates, params)
     counts: dict[int | None, tuple[int, int, int]] = {}
     why: dict[int, str] = {}
@@ -188,6 +191,13 @@ def load_fast(
         for no in (c.no for c in candidates)
         if no not in why
     }
+
+
+def _size(path: str) -> int:
+    try:
+        return Path(path).stat().st_size
+    except OSError:  # the scan meets (and the line-by-line path reports) the same error
+        return 0
 
 
 def _result(future: Future[Scan]) -> Scan | None:
