@@ -37,7 +37,7 @@ import pyarrow as pa
 from audit.mailgun_scan import Scan, scan
 from audit.mailgun_shapes import key_problems, shape_of
 from audit.mailgun_sql import ITEM_KEY_PATHS, RECIPIENT_NORM, SUBJECT_KIND, bind
-from audit.rawlines import GZIP_MAGIC
+from audit.rawlines import BATCH_ROWS, GZIP_MAGIC
 
 log = logging.getLogger(__name__)
 
@@ -296,9 +296,9 @@ def _sample_problems(con: duckdb.DuckDBPyConnection, results: dict[int, Scan]) -
         numbers += [no] * len(result.samples)
     if not numbers:
         return why
-    con.register(
-        "mg_samples", pa.table({"no": pa.array(numbers, pa.int32()), "raw": pa.concat_arrays(texts)})
-    )
+    samples = pa.table({"no": pa.array(numbers, pa.int32()), "raw": pa.concat_arrays(texts)})
+    # DuckDB scans an Arrow table's record batches in parallel: one batch would run on one core
+    con.register("mg_samples", pa.Table.from_batches(samples.to_batches(max_chunksize=BATCH_ROWS)))
     try:  # the top-level keys, then those of each nested object the loader reads (as BLOCK_SQL does)
         lists = con.execute(
             "SELECT no, TRY(json_keys(raw, $paths)) AS k FROM mg_samples GROUP BY ALL",
