@@ -4,11 +4,12 @@ DuckDB's reader is several times faster than its JSON functions, but it skips bl
 unknown keys silently and converts some wrong types. So it runs only where those cannot matter: the
 scan before it (mailgun_scan) counts the raw lines (the reader must return exactly that many rows for
 the file, so a skipped blank line sends the file line by line), rules out a BOM and multi-line
-documents, checks the key lists of its sample lines (shape, repeated or unknown keys), and keeps
-sentinel lines that prove the reader kept the file's order (a row's line is its position in the
-order-preserving, parallel insert). A row whose values are not all plainly right (a missing field, a
-wrong type, a value that could be a converted non-string) is marked RECHECK; mailgun then replaces
-it with the line-by-line statement's row for that line. A line the reader cannot parse (bad JSON, a
+documents, and keeps sample and sentinel lines; after the reader, mailgun_proof checks the key lists
+of the sample lines (shape, repeated or unknown keys) and that the sentinel lines prove the reader
+kept the file's order (a row's line is its position in the order-preserving, parallel insert). A row
+whose values are not all plainly right (a missing field, a wrong type, a value that could be a
+converted non-string) is marked RECHECK; mailgun then replaces it with the line-by-line statement's
+row for that line. A line the reader cannot parse (bad JSON, a
 repeated key in an object it reads, invalid UTF-8, too long) makes it fail, and that file is then
 loaded line by line instead. Nothing here ever decides a row differently from the line-by-line path.
 
@@ -24,7 +25,6 @@ the reader by more than its own cost.
 
 from __future__ import annotations
 
-import json
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,12 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
+from audit.mailgun_proof import verify
 from audit.mailgun_scan import Scan, scan
-from audit.mailgun_shapes import key_problems, shape_of
-from audit.mailgun_sql import ITEM_KEY_PATHS, RECIPIENT_NORM, SUBJECT_KIND, bind
-from audit.rawlines import BATCH_ROWS, GZIP_MAGIC
+from audit.mailgun_sql import RECIPIENT_NORM, SUBJECT_KIND, bind
+from audit.rawlines import GZIP_MAGIC
 
 log = logging.getLogger(__name__)
 
@@ -155,42 +154,16 @@ def load_fast(
         }
         results = {c.no: _result(scans[c.no]) for c in candidates}
     failed = _insert(con, candidates, params)
-    counts: dict[int | None, tuple[int, int, int]] = {}
-    why: dict[int, str] = {}
-    for no, n, first, last in con.execute(
-        "SELECT file_no, count(*), min(rowid), max(rowid) FROM mg_rows GROUP BY file_no"
-    ).fetchall():
-        counts[no] = (n, first, last)
-    for c in candidates:
-        if c.no not in why:
-            reason = _ruled_out(c.no in failed, results[c.no], counts.get(c.no))
-            if reason is not None:
-                why[c.no] = reason
-    for no, reason in _sample_problems(
-        con, {no: s for no, s in results.items() if no not in why and s}
-    ).items():
-        why[no] = reason
-    kept = [c.no for c in candidates if c.no not in why]
-    _number_lines(con, {no: counts[no][1] for no in kept if no in counts})
-    sentinels = _sentinel_rows(con, {no: results[no] for no in kept})
-    for no in kept:
-        result = results[no]
-        assert result is not None
-        if not _order_kept(sentinels.get(no, {}), result):
-            why[no] = "order check failed"
+    rows, why = verify(con, results, failed)
     for c in candidates:
         if c.no in why:
             log.info("%s: loading line by line (%s)", c.path, why[c.no])
-    dropped = [no for no in why if no in counts]
-    if dropped or None in counts:
+    dropped = [no for no in why if no in rows]
+    if dropped or None in rows:
         con.execute(
             "DELETE FROM mg_rows WHERE file_no IS NULL OR list_contains($nos, file_no)", {"nos": dropped}
         ).fetchall()
-    return {
-        no: Outcome(results[no], counts[no][0] if no in counts else 0)
-        for no in (c.no for c in candidates)
-        if no not in why
-    }
+    return {c.no: Outcome(results[c.no], rows.get(c.no, 0)) for c in candidates if c.no not in why}
 
 
 def _size(path: str) -> int:
@@ -265,105 +238,3 @@ def _compression(path: str) -> str | None:
             return "gzip" if fh.read(2) == GZIP_MAGIC else "none"
     except OSError:
         return None
-
-
-def _ruled_out(failed: bool, result: Scan | None, counts: tuple[int, int, int] | None) -> str | None:
-    if failed:
-        return "reader failed"
-    if result is None:
-        return "the file cannot be read"
-    if not result.fast:
-        return result.why
-    inserted, first, last = counts if counts is not None else (0, 0, -1)
-    if inserted != result.lines:
-        return f"reader saw {inserted} lines, the raw count is {result.lines}"
-    if inserted and last - first + 1 != inserted:
-        return "rows not stored contiguously"
-    return None
-
-
-def _sample_problems(con: duckdb.DuckDBPyConnection, results: dict[int, Scan]) -> dict[int, str]:
-    """Files whose sample lines are not all plain v3 items (checked by distinct key list)."""
-    why: dict[int, str] = {}
-    numbers: list[int] = []
-    texts: list[pa.Array] = []
-    for no, result in results.items():
-        try:  # Arrow checks the UTF-8 in C++, far faster than decoding each line in Python
-            texts.append(pa.array(result.samples, pa.large_binary()).cast(pa.large_string()))
-        except pa.ArrowInvalid:
-            why[no] = "a line is not UTF-8"
-            continue
-        numbers += [no] * len(result.samples)
-    if not numbers:
-        return why
-    samples = pa.table({"no": pa.array(numbers, pa.int32()), "raw": pa.concat_arrays(texts)})
-    # DuckDB scans an Arrow table's record batches in parallel: one batch would run on one core
-    con.register("mg_samples", pa.Table.from_batches(samples.to_batches(max_chunksize=BATCH_ROWS)))
-    try:  # the top-level keys, then those of each nested object the loader reads (as BLOCK_SQL does)
-        lists = con.execute(
-            "SELECT no, TRY(json_keys(raw, $paths)) AS k FROM mg_samples GROUP BY ALL",
-            {"paths": ITEM_KEY_PATHS},
-        ).fetchall()
-    finally:
-        con.unregister("mg_samples")
-    verdicts: dict[tuple[tuple[str, ...] | None, ...] | None, bool] = {}
-    for no, found in lists:
-        key = None if found is None else tuple(None if k is None else tuple(k) for k in found)
-        if key not in verdicts:
-            verdicts[key] = found is not None and found[0] is not None and _plain_v3(found[0], found[1:])
-        if not verdicts[key]:
-            why.setdefault(no, "a sample line is not a plain v3 item")
-    return why
-
-
-def _plain_v3(keys: list[str], nested: list[list[str] | None]) -> bool:
-    """Top-level keys of a v3 item, all known, none repeated there or in a nested object read."""
-    if shape_of(keys) != "v3" or any(key_problems("v3", keys)):
-        return False
-    return all(inner is None or len(set(inner)) == len(inner) for inner in nested)
-
-
-def _number_lines(con: duckdb.DuckDBPyConnection, firsts: dict[int, int]) -> None:
-    """Line = position in the file. The insert keeps the reader's order (preserve_insertion_order) and
-    appends each file contiguously, so a row's line is its rowid minus the file's first rowid, plus
-    one; the sentinel lines then prove it. (WITH ORDINALITY would number the rows but read
-    single-threaded.)"""
-    if not firsts:
-        return
-    con.execute(
-        "UPDATE mg_rows SET source_line = mg_rows.rowid - f.first + 1 "
-        "FROM (SELECT unnest($nos) AS no, unnest($firsts) AS first) AS f WHERE mg_rows.file_no = f.no",
-        {"nos": list(firsts), "firsts": list(firsts.values())},
-    ).fetchall()
-
-
-def _sentinel_rows(
-    con: duckdb.DuckDBPyConnection, results: dict[int, Scan | None]
-) -> dict[int, dict[int, str]]:
-    """{file: {line: event_id}} of the rows at the sentinel lines of these files."""
-    pairs = [(no, line) for no, result in results.items() if result for line in result.sentinels]
-    if not pairs:
-        return {}
-    found: dict[int, dict[int, str]] = {}
-    rows = con.execute(
-        "SELECT m.file_no, m.source_line, m.event_id FROM mg_rows AS m "
-        "SEMI JOIN (SELECT unnest($nos) AS no, unnest($lines) AS line) AS s "
-        "ON m.file_no = s.no AND m.source_line = s.line",
-        {"nos": [no for no, _ in pairs], "lines": [line for _, line in pairs]},
-    ).fetchall()
-    for no, line, event_id in rows:
-        found.setdefault(no, {})[line] = event_id
-    return found
-
-
-def _order_kept(found: dict[int, str], result: Scan) -> bool:
-    """The ids of the sentinel lines are where the reader put them (line = record number)."""
-    expected: dict[int, str] = {}
-    for line, raw in result.sentinels.items():
-        try:
-            item = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(item, dict) and isinstance(item.get("id"), str):
-            expected[line] = item["id"]
-    return all(found.get(line) == event_id for line, event_id in expected.items())
