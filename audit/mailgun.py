@@ -14,7 +14,7 @@ sending domain is the item's own `domain.name` when it has one, else the `--even
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,10 @@ from audit.errors import InputError
 from audit.inputs import InputStats, Rejects, expand, sha256_hex, unseen
 from audit.mailgun_dedup import create_empty_events, deduplicate
 from audit.mailgun_docs import PageError, looks_like_document, page_items, read_document, split_document
+from audit.mailgun_facts import Facts, account, file_facts
 from audit.mailgun_fast import RECHECK, Candidate, Outcome, load_fast
 from audit.mailgun_scan import wanted_lines
-from audit.mailgun_shapes import KNOWN_EVENTS, key_problems, message, safe_event, safe_key
+from audit.mailgun_shapes import key_problems
 from audit.mailgun_sql import MACROS, MG_ROWS, bind, block_sql, class_lists, params, role
 from audit.rawlines import CR_ONLY, Block, RawFile, bare_cr, head, line_blocks
 
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 
 ITEM_BATCH = 16_384
 MAX_GOOD_LISTS = 256  # a query parameter checked per line: keep it short
-MAX_LISTED = 100  # unknown event types or fields named per file in the manifest
 
 
 @dataclass
@@ -70,15 +70,6 @@ class _File:
     stats: InputStats
     document: bool = False
     candidates: int = 0  # usable rows before de-duplication
-
-
-@dataclass
-class _Facts:
-    """What one file's rows in mg_rows say: problem rows, and counts by shape, event and key list."""
-
-    found: list[tuple[int, int | None, str, str | None, str | None]] = field(default_factory=list)
-    by_event: list[tuple[str, str, int]] = field(default_factory=list)  # (shape, event, rows)
-    key_lists: list[tuple[str, list[str], int]] = field(default_factory=list)  # (shape, keys, rows)
 
 
 def load_events(
@@ -123,7 +114,7 @@ def load_events(
     ]
     outcomes = load_fast(con, candidates, shared) or {}
     _recheck(con, cfg, {f.no: f for f in files}, outcomes, lists, keys)
-    facts = _facts(con, None) if outcomes else {}
+    facts = file_facts(con, None) if outcomes else {}
     for entry in plan:
         if isinstance(entry, InputError):
             raise entry
@@ -133,7 +124,7 @@ def load_events(
             raw = outcome.scan.raw
             f.stats.sha256, f.stats.bytes, f.stats.lines = raw.sha256, raw.size, outcome.scan.lines
             f.stats.rows_from_lines(outcome.rows)
-            _collect(con, cfg, f, rejects, 0, facts.get(f.no, _Facts()))
+            _collect(con, cfg, f, rejects, 0, facts.get(f.no, Facts()))
             continue
         bound = params(lists, f.no, f.stats.path, f.domain, cfg.max_line_bytes) | {"good": keys.good}
         _load_lines(con, cfg, f, bound, rejects, keys)
@@ -308,78 +299,19 @@ def _expand_pages(con: duckdb.DuckDBPyConnection, f: _File, bound: dict[str, Any
         f.stats.notes["empty_api_pages"] = empty
 
 
-# Problem rows and counts by shape, event and key list: of every row in mg_rows, or of one file's.
-_FACT_SQL = (
-    "SELECT file_no, source_line, item, code, detail, sha FROM mg_rows "
-    "WHERE code IS NOT NULL AND code NOT IN ('blank', 'page'){and_file} ORDER BY file_no, source_line, item",
-    "SELECT file_no, shape, event, count(*) FROM mg_rows WHERE code IS NULL{and_file} GROUP BY ALL",
-    "SELECT file_no, shape, from_json(keys, '[\"VARCHAR\"]'), n FROM (SELECT file_no, shape, keys, "
-    "count(*) AS n FROM mg_rows WHERE code IS NULL AND keys IS NOT NULL{and_file} GROUP BY ALL)",
-)
-FACT_SQL = {
-    scope: tuple(sql.replace("{and_file}", where) for sql in _FACT_SQL)
-    for scope, where in (("all", ""), ("file", " AND file_no = $no"))
-}
-
-
-def _facts(con: duckdb.DuckDBPyConnection, file_no: int | None) -> dict[int, _Facts]:
-    """What the rows of one file in mg_rows say, or (None) of every file with rows there now."""
-    found_sql, events_sql, keys_sql = FACT_SQL["all" if file_no is None else "file"]
-    bound = {} if file_no is None else {"no": file_no}
-    facts: dict[int, _Facts] = {}
-    for no, *row in con.execute(found_sql, bound).fetchall():
-        facts.setdefault(no, _Facts()).found.append(tuple(row))
-    for no, shape, event, n in con.execute(events_sql, bound).fetchall():
-        facts.setdefault(no, _Facts()).by_event.append((shape, event, int(n)))
-    for no, shape, keys, n in con.execute(keys_sql, bound).fetchall():
-        facts.setdefault(no, _Facts()).key_lists.append((shape, keys, int(n)))
-    return facts
-
-
 def _collect(
     con: duckdb.DuckDBPyConnection,
     cfg: Config,
     f: _File,
     rejects: Rejects,
     early: int,
-    facts: _Facts | None = None,
+    facts: Facts | None = None,
 ) -> None:
     """Rejects, usable rows and schema drift of one file, from its rows in mg_rows."""
     if facts is None:
-        facts = _facts(con, f.no).get(f.no, _Facts())
-    found = facts.found
-    for line, item, code, detail, sha in found:  # every problem row comes from BLOCK_SQL, hashed there
-        rejects.add_hashed(f.stats.path, line, code, message(code, detail, item), sha or "")
-    f.stats.rows_rejected = early + len(found)
+        facts = file_facts(con, f.no).get(f.no, Facts())
+    account(f.stats, facts, rejects, early)
     f.candidates = f.stats.rows_read - f.stats.rows_rejected
     if f.stats.rows_read == 0 and not cfg.allow_empty:
         raise InputError("Mailgun dump holds no events (set inputs.allow_empty to accept)", file=f.stats.path)
-    shapes = _counts((shape, n) for shape, _, n in facts.by_event)
-    if set(shapes) - {"v3"}:
-        f.stats.notes["shapes"] = shapes
-    unknown_events = _counts((safe_event(e), n) for _, e, n in facts.by_event if e not in KNOWN_EVENTS)
-    unknown_fields = _counts(
-        (safe_key(k), n) for shape, ks, n in facts.key_lists for k in key_problems(shape, ks)[1]
-    )
-    _note_names(f, "unknown_events", unknown_events)
-    _note_names(f, "unknown_fields", unknown_fields)
     log.info("events %s: %d rows read, %d rejected", f.stats.path, f.stats.rows_read, f.stats.rows_rejected)
-
-
-def _note_names(f: _File, note: str, counts: dict[str, int]) -> None:
-    """Schema drift by name, the MAX_LISTED most frequent ones: a dump with a new name on every line
-    must not turn the manifest into a copy of the dump. The others are summed in `<note>_not_listed`."""
-    if len(counts) > MAX_LISTED:
-        listed = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_LISTED]
-        rows = sum(counts.values()) - sum(n for _, n in listed)
-        f.stats.notes[f"{note}_not_listed"] = {"names": len(counts) - MAX_LISTED, "rows": rows}
-        counts = dict(sorted(listed))
-    if counts:
-        f.stats.notes[note] = counts
-
-
-def _counts(pairs: Any) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for key, n in pairs:
-        out[key] = out.get(key, 0) + int(n)
-    return dict(sorted(out.items()))
