@@ -19,8 +19,8 @@ list parameters indexed by that number. One statement per night instead of one p
 planning and the ragged end of every file, and lets DuckDB read gzipped dumps in parallel. When the
 reader fails, the file its message names is set aside and the others are read again; a failure that
 names no file sends every file of the statement through a statement of its own. The scan of every
-file runs first, two files at a time (hashing is most of its work): run beside the reader, it slowed
-the reader by more than its own cost.
+file runs first, two files at a time, the largest first (hashing is most of its work): run beside the
+reader, it slowed the reader by more than its own cost.
 """
 
 from __future__ import annotations
@@ -147,12 +147,11 @@ def load_fast(
     order, any error of the file itself: missing, unreadable, broken gzip)."""
     if not candidates:
         return {}
-    with ThreadPoolExecutor(max_workers=SCAN_WORKERS) as pool:  # largest first: no lone big file at the end
-        scans = {
-            c.no: pool.submit(scan, Path(c.path), int(params["max_bytes"]))
-            for c in sorted(candidates, key=lambda c: -_size(c.path))
-        }
-        results = {c.no: _result(scans[c.no]) for c in candidates}
+    # the largest first, so that no lone large file is left to one core at the end
+    largest_first = sorted(candidates, key=lambda cand: _size(cand.path), reverse=True)
+    with ThreadPoolExecutor(max_workers=SCAN_WORKERS) as pool:
+        futures = {c.no: pool.submit(scan, Path(c.path), int(params["max_bytes"])) for c in largest_first}
+        results = {c.no: _result(futures[c.no]) for c in candidates}  # in input order
     failed = _insert(con, candidates, params)
     rows, why = verify(con, results, failed)
     for c in candidates:

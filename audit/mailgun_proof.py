@@ -21,9 +21,7 @@ import pyarrow as pa
 from audit.mailgun_scan import Scan
 from audit.mailgun_shapes import key_problems, shape_of
 from audit.mailgun_sql import ITEM_KEY_PATHS
-from audit.rawlines import BATCH_ROWS
-
-Rows = dict[int | None, tuple[int, int, int]]  # file number -> (rows, first rowid, last rowid)
+from audit.rawlines import batched
 
 
 def verify(
@@ -32,7 +30,7 @@ def verify(
     """({file number: rows in mg_rows}, {file number: why it must go line by line}), and the kept
     files' rows numbered. `scans` in input order (None: the scan raised); `failed`: the reader could
     not read these files. Rows with no file number (None) may be in mg_rows and must be deleted."""
-    counts: Rows = {}
+    counts: dict[int | None, tuple[int, int, int]] = {}  # file number -> (rows, first, last rowid)
     for no, n, first, last in con.execute(
         "SELECT file_no, count(*), min(rowid), max(rowid) FROM mg_rows GROUP BY file_no"
     ).fetchall():
@@ -43,12 +41,12 @@ def verify(
         if reason is not None:
             why[no] = reason
     read = {no: s for no, s in scans.items() if no not in why and s}
-    why |= sample_problems(con, read)
+    why |= _sample_problems(con, read)
     kept = {no: s for no, s in read.items() if no not in why}
-    number_lines(con, {no: counts[no][1] for no in kept if no in counts})
-    sentinels = sentinel_rows(con, kept)
+    _number_lines(con, {no: counts[no][1] for no in kept if no in counts})
+    sentinels = _sentinel_rows(con, kept)
     for no, result in kept.items():
-        if not order_kept(sentinels.get(no, {}), result):
+        if not _order_kept(sentinels.get(no, {}), result):
             why[no] = "order check failed"
     return {no: n for no, (n, _, _) in counts.items()}, why
 
@@ -68,7 +66,7 @@ def _ruled_out(failed: bool, result: Scan | None, counts: tuple[int, int, int] |
     return None
 
 
-def sample_problems(con: duckdb.DuckDBPyConnection, results: dict[int, Scan]) -> dict[int, str]:
+def _sample_problems(con: duckdb.DuckDBPyConnection, results: dict[int, Scan]) -> dict[int, str]:
     """Files whose sample lines are not all plain v3 items (checked by distinct key list)."""
     why: dict[int, str] = {}
     numbers: list[int] = []
@@ -83,8 +81,7 @@ def sample_problems(con: duckdb.DuckDBPyConnection, results: dict[int, Scan]) ->
     if not numbers:
         return why
     samples = pa.table({"no": pa.array(numbers, pa.int32()), "raw": pa.concat_arrays(texts)})
-    # DuckDB scans an Arrow table's record batches in parallel: one batch would run on one core
-    con.register("mg_samples", pa.Table.from_batches(samples.to_batches(max_chunksize=BATCH_ROWS)))
+    con.register("mg_samples", batched(samples))
     try:  # the top-level keys, then those of each nested object the loader reads (as BLOCK_SQL does)
         lists = con.execute(
             "SELECT no, TRY(json_keys(raw, $paths)) AS k FROM mg_samples GROUP BY ALL",
@@ -109,7 +106,7 @@ def _plain_v3(keys: list[str], nested: list[list[str] | None]) -> bool:
     return all(inner is None or len(set(inner)) == len(inner) for inner in nested)
 
 
-def number_lines(con: duckdb.DuckDBPyConnection, firsts: dict[int, int]) -> None:
+def _number_lines(con: duckdb.DuckDBPyConnection, firsts: dict[int, int]) -> None:
     """Line = position in the file. The insert keeps the reader's order (preserve_insertion_order) and
     appends each file contiguously, so a row's line is its rowid minus the file's first rowid, plus
     one; the sentinel lines then prove it. (WITH ORDINALITY would number the rows but read
@@ -123,7 +120,7 @@ def number_lines(con: duckdb.DuckDBPyConnection, firsts: dict[int, int]) -> None
     ).fetchall()
 
 
-def sentinel_rows(con: duckdb.DuckDBPyConnection, results: dict[int, Scan]) -> dict[int, dict[int, str]]:
+def _sentinel_rows(con: duckdb.DuckDBPyConnection, results: dict[int, Scan]) -> dict[int, dict[int, str]]:
     """{file: {line: event_id}} of the rows at the sentinel lines of these files."""
     pairs = [(no, line) for no, result in results.items() for line in result.sentinels]
     if not pairs:
@@ -140,7 +137,7 @@ def sentinel_rows(con: duckdb.DuckDBPyConnection, results: dict[int, Scan]) -> d
     return found
 
 
-def order_kept(found: dict[int, str], result: Scan) -> bool:
+def _order_kept(found: dict[int, str], result: Scan) -> bool:
     """The ids of the sentinel lines are where the reader put them (line = record number)."""
     expected: dict[int, str] = {}
     for line, raw in result.sentinels.items():

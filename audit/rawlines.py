@@ -350,5 +350,10 @@ def _block_checked(body: bytes, start: int, batch_rows: int) -> Block:
 
 
 def _table(numbers: pa.Array, lines: pa.Array, batch_rows: int) -> pa.Table:
-    table = pa.Table.from_arrays([numbers, lines], names=["line", "raw"])
+    return batched(pa.Table.from_arrays([numbers, lines], names=["line", "raw"]), batch_rows)
+
+
+def batched(table: pa.Table, batch_rows: int = BATCH_ROWS) -> pa.Table:
+    """The table in record batches of `batch_rows`: DuckDB scans an Arrow table's batches in parallel,
+    so a table in one batch would be read on one core."""
     return pa.Table.from_batches(table.to_batches(max_chunksize=batch_rows), schema=table.schema)

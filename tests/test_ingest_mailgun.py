@@ -426,7 +426,7 @@ def test_both_paths_give_identical_results(tmp_path: Path, monkeypatch: pytest.M
 def test_the_fast_path_declines_when_the_reader_lost_the_file_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("audit.mailgun_proof.order_kept", lambda *args: False)
+    monkeypatch.setattr("audit.mailgun_proof._order_kept", lambda *args: False)
     stats, rejects, con = load(tmp_path, "\n".join(good(20)) + "\n")
     assert counts(stats) == (20, 0, 20, 20, 0, 0) and rejects == []
     assert con.execute("SELECT count(*) FROM stg_events").fetchall() == [(20,)]
