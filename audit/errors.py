@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
 EXIT_OK = 0
 EXIT_DATA = 65  # bad data: header, accounting, reject limit, truncated input
 EXIT_NOINPUT = 66  # missing, unreadable or empty input
@@ -27,7 +30,8 @@ class AuditError(Exception):
             # A file name may hold a line break or other control characters: the message stays one line.
             file = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in self.file)
             where = f"{file}:{self.line}: " if self.line is not None else f"{file}: "
-        return f"{where}{self.message}"
+        # An embedded library message (DuckDB's) may span lines: the CLI prints one.
+        return f"{where}{LINE_BREAKS.sub(' ', self.message).strip()}"
 
 
 class DataError(AuditError):

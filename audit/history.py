@@ -153,9 +153,10 @@ def save_history(
                 pruned = _save(con, as_of, run, retention_days)
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                with contextlib.suppress(duckdb.TransactionException):  # a failed COMMIT has ended it
+                    con.execute("ROLLBACK")
                 raise
-    except duckdb.IOException as exc:
+    except (duckdb.IOException, duckdb.TransactionException) as exc:  # a write failing at COMMIT: the latter
         raise OutputError(f"cannot write the state database: {exc}", file=str(path)) from None
     return pruned
 

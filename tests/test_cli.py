@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from audit.cli import main
+from audit.errors import OutputError
 from audit.report import neutralise_formulas
 
 ACCOUNTS = """id,email,first_name,last_name,company,created_at,confirmed_at,last_sign_in_at,provider,uid,gitlab_email,login_activated
@@ -258,6 +259,13 @@ def test_errors_are_one_clear_line_with_a_documented_exit_code(
     assert len(stderr.strip().splitlines()) == 1 and stderr.startswith("account-audit: error: ")
     assert "Traceback" not in stderr
     assert not (out / "2025-11-20").exists()
+
+
+def test_an_error_quoting_a_multi_line_library_message_is_still_one_line() -> None:
+    error = OutputError(
+        "cannot write: IO Error: checkpoint failed.\nOriginal error: disk full\n", file="o/s.db"
+    )
+    assert str(error) == "o/s.db: cannot write: IO Error: checkpoint failed. Original error: disk full"
 
 
 def test_an_out_folder_that_is_a_file_is_an_option_error(inputs: Path) -> None:

@@ -3,9 +3,11 @@ file modes, path confinement and logs free of email addresses."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import stat
@@ -74,6 +76,38 @@ def test_a_lock_left_by_a_killed_process_does_not_block(tmp_path: Path) -> None:
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     assert cli(*sample_args(out), "--quiet")[0] == 0
+
+
+def test_a_state_write_failing_at_commit_exits_73_and_publishes_nothing(tmp_path: Path) -> None:
+    """A full disk (here a file size limit) while the night's events are committed to the state: DuckDB
+    reports the failed write at COMMIT, which has then ended the transaction."""
+    out = tmp_path / "out"
+    assert cli(*sample_args(out, "2026-11-19", ["2026-11-1[0-9]"]), "--quiet")[0] == 0
+    before, state = snapshot(out / "2026-11-19"), (out / "state.duckdb").read_bytes()
+    sample = gzip.decompress((SAMPLE / "mailgun/mg.gitlab.com/events-2026-11-20.jsonl.gz").read_bytes())
+    items = [json.loads(line) for line in sample.splitlines()]
+    dump = tmp_path / "big.jsonl"  # 20,000 new events: their log outgrows the limit, the reports do not
+    dump.write_text(
+        "".join(json.dumps(items[n % len(items)] | {"id": f"big-{n}"}) + "\n" for n in range(20_000))
+    )
+    limit = 1 << 20
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    args = [*sample_args(out), "--events", f"mg.gitlab.com={dump}", "--quiet"]
+    night = subprocess.run(
+        [sys.executable, "-m", "audit", *args], capture_output=True, text=True, cwd=ROOT, preexec_fn=limited
+    )
+    assert night.returncode == 73, night.stderr
+    assert night.stderr.startswith(
+        f"account-audit: error: {out / 'state.duckdb'}: cannot write the state database"
+    )
+    assert night.stderr.count("\n") == 1 and "Traceback" not in night.stderr
+    assert not (out / AS_OF).exists() and os.readlink(out / "latest") == "2026-11-19"
+    assert snapshot(out / "2026-11-19") == before and (out / "state.duckdb").read_bytes() == state
+    assert cli(*args)[0] == 0  # with room again, the night runs
 
 
 @pytest.mark.slow
