@@ -80,10 +80,10 @@ FLAT_PATHS = [
 ]  # fmt: skip
 
 MISSING = {
-    "missing_id": "required field 'id' is missing, null or empty",
-    "missing_event": "required field 'event' is missing, null or empty",
+    "missing_id": "required field 'id' is missing, null, empty or blank",
+    "missing_event": "required field 'event' is missing, null, empty or blank",
     "missing_timestamp": "required field 'timestamp' (or '@timestamp') is missing or null",
-    "missing_recipient": "required field 'recipient' is missing, null or empty",
+    "missing_recipient": "required field 'recipient' is missing, null, empty or blank",
 }
 FIXED = {
     **MISSING,

@@ -48,7 +48,14 @@ MACROS = (
     """CREATE OR REPLACE TEMP MACRO mg_str(f) AS CASE WHEN starts_with(f, '"') THEN
        (CASE WHEN contains(f, '\\') THEN json_extract_string(f, '$') ELSE f[2:-2] END) END""",
     "CREATE OR REPLACE TEMP MACRO mg_absent(f) AS f IS NULL OR f = 'null'",
-    "CREATE OR REPLACE TEMP MACRO mg_empty(f) AS f IS NULL OR f = 'null' OR f = '\"\"'",
+    # a string slot whose value may be blank (trim() leaves nothing, as for recipient_norm): it starts
+    # with a space, an escape or a non-ASCII character (a Unicode space); trim() is slow, so only such
+    # values pay for it
+    """CREATE OR REPLACE TEMP MACRO mg_may_be_blank(f) AS
+       starts_with(f, '" ') OR starts_with(f, '"\\') OR ord(f[2:2]) > 127""",
+    # a required string that is absent, null, empty or blank
+    """CREATE OR REPLACE TEMP MACRO mg_empty(f) AS f IS NULL OR f = 'null' OR f = '""'
+       OR (mg_may_be_blank(f) AND trim(mg_str(f)) = '')""",
     "CREATE OR REPLACE TEMP MACRO mg_is(f, kind) AS f IS NULL OR f = 'null' OR mg_kind(f) = kind",
     # descriptive text: a string's value, any other JSON value's own text
     """CREATE OR REPLACE TEMP MACRO mg_text(f) AS CASE WHEN starts_with(f, '"') THEN mg_str(f)
@@ -74,13 +81,14 @@ def type_check(v: list[str]) -> str:
 
 
 def typed_ok(v: list[str]) -> str:
-    """Every slot has its type and the required strings are not empty (cheap: first characters)."""
+    """Every slot has its type and the required strings are neither empty nor possibly blank (cheap:
+    first characters)."""
     parts = []
     for expr, (label, kind) in zip(v, shapes.SLOTS, strict=True):
         if kind == "text":
             continue
         if label in shapes.REQUIRED_SLOTS:
-            parts.append(f"starts_with({expr}, '\"') AND {expr} <> '\"\"'")
+            parts.append(f"starts_with({expr}, '\"') AND {expr} <> '\"\"' AND NOT mg_may_be_blank({expr})")
         elif kind == "string":
             parts.append(f"({expr} IS NULL OR ord({expr}) = 34 OR {expr} = 'null')")  # not nan
         elif label == "delivery-status.code":

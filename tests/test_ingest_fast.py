@@ -249,6 +249,11 @@ ODD_VALUES = [
     ({"event": False}, "bad_type"),
     ({"id": None}, "missing_id"),
     ({"recipient": ""}, "missing_recipient"),
+    ({"recipient": " "}, "missing_recipient"),
+    ({"id": "\u2003"}, "missing_id"),
+    ({"event": "\u00a0"}, "missing_event"),
+    ({"recipient": " ana@example.com"}, None),  # only blank is missing
+    ({"id": "\u00e9t\u00e9"}, None),
     ({"timestamp": "1763630000.5"}, "bad_type"),
     ({"delivery-status": {"code": 250.5}}, "bad_type"),
     ({"domain": {"name": 7}}, "bad_type"),

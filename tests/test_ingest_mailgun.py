@@ -120,6 +120,9 @@ BROKEN = [
     (line("a", event=""), "missing_event"),
     (json.dumps({k: v for k, v in item("a").items() if k != "timestamp"}), "missing_timestamp"),
     (line("a", recipient=""), "missing_recipient"),
+    (line("a", recipient=" "), "missing_recipient"),  # blank: trim() leaves nothing
+    (line("a", id="\u00a0 \u3000"), "missing_id"),
+    (line("a", event="  "), "missing_event"),
     (line("a", id=42), "bad_type"),
     (line("a", event=["delivered"]), "bad_type"),
     (line("a", timestamp="1763630000.5"), "bad_type"),
@@ -344,7 +347,7 @@ def test_api_pages_on_lines_keep_the_page_line_and_items_are_numbered(tmp_path: 
         (
             1,
             "missing_id",
-            "item 3 of the API page or document: required field 'id' is missing, null or empty",
+            "item 3 of the API page or document: required field 'id' is missing, null, empty or blank",
         ),
         (1, "not_object", "item 2 of the API page or document: JSON value is not an object"),
         (3, "bad_type", "field 'items' must be an array of event objects"),
