@@ -72,6 +72,7 @@ ITEM_PATHS = [
 # Objects the loader reads fields from: a repeated key in them is a duplicate_key (the fast reader
 # refuses such a line too).
 NESTED_OBJECTS = ("$.message", "$.message.headers", '$."delivery-status"', "$.domain")
+NESTED_LABELS = ("message", "message.headers", "delivery-status", "domain")  # each an object when given
 WEBHOOK_PATHS = ['$."event-data"' + p[1:] for p in ITEM_PATHS]
 FLAT_PATHS = [
     "$.id", "$.event", "$.timestamp", '$."@timestamp"', "$.recipient", "$.message_headers_subject",
@@ -95,6 +96,7 @@ FIXED = {
 JSON_TYPE_NAMES = {"varchar": "string", "bigint": "number", "ubigint": "number", "double": "number"}
 EXPECTED = {label: kind for label, kind in SLOTS} | {
     "event-data": "an object",
+    **{label: "an object" for label in NESTED_LABELS},
     "item": "an event object",
     "items": "an array of event objects",
 }

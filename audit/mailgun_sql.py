@@ -216,6 +216,13 @@ WITH a AS (
     FROM c
 ), e AS (
     SELECT *, list_contains($good, hash(all_keys)) AS good_keys,
+        -- a nested object read that has no keys may be no object at all (a string "message"): its type
+        CASE WHEN list_bool_or(list_transform(nested, lambda x: coalesce(len(x) = 0, false)))
+             THEN list_filter(list_zip($nested_labels,
+                      CASE WHEN shape = 'webhook' THEN json_type(raw, $webhook_nested_paths)
+                           ELSE json_type(raw, $nested_paths) END),
+                  lambda p: p[2] NOT IN ('OBJECT', 'NULL'))[1]
+             END AS not_object,
         CASE WHEN f IS NOT NULL THEN {typed_ok(SLOT_LIST)} END AS typed,
         {event_at(SLOT_LIST)} AS event_at
     FROM d
@@ -228,6 +235,7 @@ WITH a AS (
         WHEN list_bool_or(list_transform(nested, lambda x: coalesce(len(x) <> list_unique(x), false)))
              THEN 'duplicate_key'
         WHEN shape = 'api_page' THEN CASE WHEN item IS NULL THEN 'page' ELSE 'bad_type' END
+        WHEN not_object IS NOT NULL THEN 'bad_type'
         WHEN typed THEN CASE WHEN event_at IS NULL THEN 'bad_timestamp' END
         WHEN shape = 'webhook' AND data_type <> 'OBJECT' THEN 'bad_type'
         ELSE {diagnose(SLOT_LIST)} END AS code
@@ -237,6 +245,7 @@ SELECT line, item, code, event_at, shape,
     CASE code WHEN 'bad_type' THEN
              CASE WHEN shape = 'api_page' THEN 'item:api page'
                   WHEN shape = 'webhook' AND data_type <> 'OBJECT' THEN 'event-data:' || lower(data_type)
+                  WHEN not_object IS NOT NULL THEN not_object[1] || ':' || lower(not_object[2])
                   ELSE {type_check(SLOT_LIST)} END
          WHEN 'bad_timestamp' THEN CASE WHEN mg_kind(f[3]) = 'number' THEN 'timestamp' ELSE '@timestamp' END
          WHEN 'not_json' THEN CASE WHEN starts_with(raw, chr(65279)) THEN 'bom' END
@@ -270,6 +279,9 @@ def params(
         "item_fields": list(shapes.ITEM_FIELDS),
         "item_paths": shapes.ITEM_PATHS,
         "webhook_paths": shapes.WEBHOOK_PATHS,
+        "nested_labels": list(shapes.NESTED_LABELS),
+        "nested_paths": list(shapes.NESTED_OBJECTS),
+        "webhook_nested_paths": KEY_PATHS[DATA_AT:],
         "flat_paths": shapes.FLAT_PATHS,
         "key_paths": KEY_PATHS,
         "data_at": DATA_AT,

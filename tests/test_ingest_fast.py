@@ -271,6 +271,7 @@ ODD_VALUES = [
     ({"id": '{"a": 1}'}, None),
     ({"id": 'caf\u00e9\\"q'}, None),
     ({"domain": {"name": "Mg.GitLab.com "}}, None),
+    ({"domain": None, "message": {}}, None),  # null and empty objects are no wrong type
 ]
 
 

@@ -129,6 +129,10 @@ BROKEN = [
     (line("a", recipient={"email": "x"}), "bad_type"),
     (line("a", **{"delivery-status": {"code": "550"}}), "bad_type"),
     (line("a", **{"delivery-status": {"code": 550.5}}), "bad_type"),
+    (line("a", message="Reset password instructions"), "bad_type"),  # an object the loader reads
+    (line("a", message={"headers": "x"}), "bad_type"),
+    (line("a", **{"delivery-status": [550]}), "bad_type"),
+    (line("a", domain="mg.gitlab.com"), "bad_type"),
     (line("a", timestamp=12.0), "bad_timestamp"),
     (line("a", timestamp=9e12), "bad_timestamp"),
     ('{"id": "a", "id": "b", "event": "delivered", "timestamp": 1763630000.5, "recipient": "a@b.c"}', "duplicate_key"),
@@ -157,6 +161,28 @@ def test_reject_messages_name_the_field_and_type(tmp_path: Path, path_kind: str)
         "field 'timestamp' must be number, found string",
         "field 'timestamp' is not epoch seconds between 2010 and 2100",
     ]
+
+
+def test_a_nested_object_of_another_type_is_named_and_an_empty_or_null_one_loads(
+    tmp_path: Path, path_kind: str
+) -> None:
+    webhook = {"signature": {"token": "t", "timestamp": "1", "signature": "s"}, "event-data": item("w")}
+    webhook["event-data"]["delivery-status"] = 550
+    lines = [
+        *good(5),
+        line("a", domain="mg.gitlab.com"),
+        line("b", message={"headers": ["x"]}),
+        json.dumps(webhook),
+        line("c", message={}, domain=None),
+        line("d", message={"headers": {}}, **{"delivery-status": None}),
+    ]
+    stats, rejects, _ = load(tmp_path, "\n".join(lines) + "\n")
+    assert [(r[0], r[2]) for r in rejects] == [
+        (6, "field 'domain' must be an object, found string"),
+        (7, "field 'message.headers' must be an object, found array"),
+        (8, "field 'delivery-status' must be an object, found number"),
+    ]
+    assert (stats.rows_loaded, stats.rows_rejected) == (7, 3)
 
 
 @pytest.mark.parametrize("literal", ["nan", "-nan", "NaN", "inf", "Infinity"])
