@@ -353,6 +353,14 @@ def _header(item: Record, cfg: Config, file: str) -> tuple[list[str], dict[str, 
         if len(header) == 1:
             other = next((d for d in OTHER_DELIMITERS if d in header[0] and d != cfg.csv_delimiter), None)
             hint = f"; the header looks {other!r}-separated: set csv.delimiter" if other else ""
+        cased = [
+            f"{h.strip()!r} for {cfg.header_for(c)!r}"
+            for c in missing
+            for h in header
+            if h.strip() != cfg.header_for(c) and h.strip().lower() == cfg.header_for(c).lower()
+        ]
+        if cased:  # equal to a known name but for case, so no personal data
+            hint += f"; column names are case-sensitive: {', '.join(cased)}"
         if any("\x00" in h for h in header):  # ASCII names in UTF-16/32 without a BOM read as UTF-8
             hint += "; the header holds NUL bytes (UTF-16 or UTF-32?): export the file as UTF-8"
         raise DataError(

@@ -152,6 +152,10 @@ def test_duplicate_ids_and_empty_or_invalid_emails_are_kept_and_listed(tmp_path:
         ("id,email,Email,email,created_at,confirmed_at", "header repeats column(s): email"),
         ('"id,email,created_at,confirmed_at', "header cannot be parsed as CSV"),
         ("1,ana@acme.com,2026-01-01,", "found 4 column(s): none of them a known column"),
+        (
+            "ID,Email,created_at,confirmed_at",
+            "column names are case-sensitive: 'ID' for 'id', 'Email' for 'email'",
+        ),
     ],
 )
 def test_a_bad_header_stops_the_run_naming_the_columns(tmp_path: Path, header: str, fragment: str) -> None:
