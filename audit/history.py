@@ -2,8 +2,9 @@
 
 Mailgun keeps logs for a few days only, so the job keeps what it needs itself. The state file is
 read once at the start of a run (copied into the run's in-memory database as hist_* tables) and
-written once at the end in one transaction, so `lookup` can read it between runs and a failed run
-leaves it as it was.
+written once at the end in one transaction, so `lookup` can read it between runs and a run that fails
+before that commit leaves it as it was. (A run whose commit succeeds but whose checkpoint fails, on a
+full disk, publishes nothing but is kept in the state's log: a re-run of the date gives its reports.)
 """
 
 from __future__ import annotations
@@ -146,17 +147,26 @@ def save_history(
     retention_days: int,
 ) -> int:
     """Write this run into the state in one transaction; returns how many old events were pruned."""
+    committed = False
     try:
         with attached(con, path, read_only=False):
             con.execute("BEGIN TRANSACTION")
             try:
                 pruned = _save(con, as_of, run, retention_days)
-                con.execute("COMMIT")
             except BaseException:
-                with contextlib.suppress(duckdb.TransactionException):  # a failed COMMIT has ended it
-                    con.execute("ROLLBACK")
+                con.execute("ROLLBACK")
                 raise
-    except (duckdb.IOException, duckdb.TransactionException) as exc:  # a write failing at COMMIT: the latter
+            try:
+                con.execute("COMMIT")
+            except duckdb.TransactionException as exc:  # a write failing at COMMIT; it ended the transaction
+                raise OutputError(f"cannot write the state database: {exc}", file=str(path)) from None
+            committed = True
+    except duckdb.IOException as exc:
+        if committed:  # the checkpoint at DETACH failed; the next ATTACH replays the committed log
+            raise OutputError(
+                f"the state database kept this run in its write-ahead log but cannot be checkpointed: {exc}",
+                file=str(path),
+            ) from None
         raise OutputError(f"cannot write the state database: {exc}", file=str(path)) from None
     return pruned
 

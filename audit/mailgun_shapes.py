@@ -71,8 +71,14 @@ ITEM_PATHS = [
 ]  # fmt: skip
 # Objects the loader reads fields from: a repeated key in them is a duplicate_key (the fast reader
 # refuses such a line too).
-NESTED_OBJECTS = ("$.message", "$.message.headers", '$."delivery-status"', "$.domain")
-NESTED_LABELS = ("message", "message.headers", "delivery-status", "domain")  # each an object when given
+# The nested objects the loader reads (each an object when given), by label
+NESTED = {
+    "message": "$.message",
+    "message.headers": "$.message.headers",
+    "delivery-status": '$."delivery-status"',
+    "domain": "$.domain",
+}
+NESTED_OBJECTS = tuple(NESTED.values())
 WEBHOOK_PATHS = ['$."event-data"' + p[1:] for p in ITEM_PATHS]
 FLAT_PATHS = [
     "$.id", "$.event", "$.timestamp", '$."@timestamp"', "$.recipient", "$.message_headers_subject",
@@ -96,7 +102,7 @@ FIXED = {
 JSON_TYPE_NAMES = {"varchar": "string", "bigint": "number", "ubigint": "number", "double": "number"}
 EXPECTED = {label: kind for label, kind in SLOTS} | {
     "event-data": "an object",
-    **{label: "an object" for label in NESTED_LABELS},
+    **{label: "an object" for label in NESTED},
     "item": "an event object",
     "items": "an array of event objects",
 }

@@ -6,7 +6,8 @@ millions of rows would cost as much as a third of the load).
 
 The line-by-line statement (BLOCK_SQL) is the exact path for files the fast reader cannot take
 (other shapes, broken lines, documents) and for rows the fast statement could not decide: a line
-pays two JSON parses (its top-level keys, then the 13 slots of its shape) and the per-field
+pays two JSON parses (its top-level keys, then the 13 slots of its shape; a third, for the types of
+its nested objects, only when one of them has no keys: a string `message`) and the per-field
 diagnosis runs only for lines whose types are not already right. Key lists are hashed and compared
 with the lists Python already checked (few distinct lists exist), so the repeated-key check runs per
 list, not per line. TRY() turns a malformed line into NULL keys instead of failing the block.
@@ -100,11 +101,13 @@ def typed_ok(v: list[str]) -> str:
 
 
 def diagnose(v: list[str]) -> str:
-    """The reject code of a line whose slots are not all right (only such lines evaluate this)."""
+    """The reject code of a line whose slots are not all right, or which has a nested object of another
+    type (only such lines evaluate this)."""
     return f"""CASE WHEN mg_empty({v[0]}) THEN 'missing_id'
         WHEN mg_empty({v[1]}) THEN 'missing_event'
         WHEN mg_absent({v[2]}) AND mg_absent({v[3]}) THEN 'missing_timestamp'
         WHEN mg_empty({v[4]}) THEN 'missing_recipient'
+        WHEN nested_bad IS NOT NULL THEN 'bad_type'
         WHEN {type_check(v)} IS NOT NULL THEN 'bad_type'
         WHEN event_at IS NULL THEN 'bad_timestamp' END"""
 
@@ -164,11 +167,8 @@ SELECT d, {ROLE},
 # The key lists BLOCK_SQL reads in one parse: top level, an item's nested objects, a webhook's
 # event-data and its nested objects.
 ITEM_KEY_PATHS = ["$", *shapes.NESTED_OBJECTS]  # an item's: also the fast path's sample check
-KEY_PATHS = [
-    *ITEM_KEY_PATHS,
-    '$."event-data"',
-    *('$."event-data"' + p[1:] for p in shapes.NESTED_OBJECTS),
-]
+WEBHOOK_NESTED_PATHS = ['$."event-data"' + p[1:] for p in shapes.NESTED_OBJECTS]
+KEY_PATHS = [*ITEM_KEY_PATHS, '$."event-data"', *WEBHOOK_NESTED_PATHS]
 DATA_AT = KEY_PATHS.index('$."event-data"') + 1  # SQL lists count from 1
 
 SLOT_LIST = [f"f[{i}]" for i in range(1, len(shapes.SLOTS) + 1)]
@@ -222,7 +222,7 @@ WITH a AS (
                       CASE WHEN shape = 'webhook' THEN json_type(raw, $webhook_nested_paths)
                            ELSE json_type(raw, $nested_paths) END),
                   lambda p: p[2] NOT IN ('OBJECT', 'NULL'))[1]
-             END AS not_object,
+             END AS nested_bad,
         CASE WHEN f IS NOT NULL THEN {typed_ok(SLOT_LIST)} END AS typed,
         {event_at(SLOT_LIST)} AS event_at
     FROM d
@@ -235,8 +235,7 @@ WITH a AS (
         WHEN list_bool_or(list_transform(nested, lambda x: coalesce(len(x) <> list_unique(x), false)))
              THEN 'duplicate_key'
         WHEN shape = 'api_page' THEN CASE WHEN item IS NULL THEN 'page' ELSE 'bad_type' END
-        WHEN not_object IS NOT NULL THEN 'bad_type'
-        WHEN typed THEN CASE WHEN event_at IS NULL THEN 'bad_timestamp' END
+        WHEN typed AND nested_bad IS NULL THEN CASE WHEN event_at IS NULL THEN 'bad_timestamp' END
         WHEN shape = 'webhook' AND data_type <> 'OBJECT' THEN 'bad_type'
         ELSE {diagnose(SLOT_LIST)} END AS code
     FROM e
@@ -245,7 +244,7 @@ SELECT line, item, code, event_at, shape,
     CASE code WHEN 'bad_type' THEN
              CASE WHEN shape = 'api_page' THEN 'item:api page'
                   WHEN shape = 'webhook' AND data_type <> 'OBJECT' THEN 'event-data:' || lower(data_type)
-                  WHEN not_object IS NOT NULL THEN not_object[1] || ':' || lower(not_object[2])
+                  WHEN nested_bad IS NOT NULL THEN nested_bad[1] || ':' || lower(nested_bad[2])
                   ELSE {type_check(SLOT_LIST)} END
          WHEN 'bad_timestamp' THEN CASE WHEN mg_kind(f[3]) = 'number' THEN 'timestamp' ELSE '@timestamp' END
          WHEN 'not_json' THEN CASE WHEN starts_with(raw, chr(65279)) THEN 'bom' END
@@ -279,9 +278,9 @@ def params(
         "item_fields": list(shapes.ITEM_FIELDS),
         "item_paths": shapes.ITEM_PATHS,
         "webhook_paths": shapes.WEBHOOK_PATHS,
-        "nested_labels": list(shapes.NESTED_LABELS),
+        "nested_labels": list(shapes.NESTED),
         "nested_paths": list(shapes.NESTED_OBJECTS),
-        "webhook_nested_paths": KEY_PATHS[DATA_AT:],
+        "webhook_nested_paths": WEBHOOK_NESTED_PATHS,
         "flat_paths": shapes.FLAT_PATHS,
         "key_paths": KEY_PATHS,
         "data_at": DATA_AT,

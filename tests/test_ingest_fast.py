@@ -288,6 +288,21 @@ def test_a_value_read_as_text_is_judged_exactly(
     assert fast[0][0].rows_loaded == 6004 - (code is not None)
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [{"message": "Reset password instructions"}, {"message": {"headers": 7}}, {"delivery-status": [550]},
+     {"domain": "mg.gitlab.com"}],
+)  # fmt: skip
+def test_a_nested_object_of_another_type_past_the_sample_sends_its_file_line_by_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: dict[str, Any]
+) -> None:
+    """The reader refuses a non-object where it reads a struct, so the line is judged line by line."""
+    write(tmp_path / "d.jsonl", [*good(6000, "g"), line("odd", **extra), *good(3, "h")])
+    kept, fast = as_line_by_line(monkeypatch, {"mg.gitlab.com": str(tmp_path / "d.jsonl")})
+    assert kept == []
+    assert [(r[1], r[2]) for r in fast[1]] == [(6001, "bad_type")]
+
+
 def test_event_names_are_lower_cased_on_the_fast_path_too(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

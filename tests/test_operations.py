@@ -78,17 +78,33 @@ def test_a_lock_left_by_a_killed_process_does_not_block(tmp_path: Path) -> None:
     assert cli(*sample_args(out), "--quiet")[0] == 0
 
 
-def test_a_state_write_failing_at_commit_exits_73_and_publishes_nothing(tmp_path: Path) -> None:
-    """A full disk (here a file size limit) while the night's events are committed to the state: DuckDB
-    reports the failed write at COMMIT, which has then ended the transaction."""
-    out = tmp_path / "out"
-    assert cli(*sample_args(out, "2026-11-19", ["2026-11-1[0-9]"]), "--quiet")[0] == 0
+@pytest.mark.parametrize(
+    ("events", "fails", "message"),
+    [
+        (20_000, "commit", "cannot write the state database"),
+        (
+            10_000,
+            "checkpoint",
+            "the state database kept this run in its write-ahead log but cannot be checkpointed",
+        ),
+    ],
+)
+def test_a_state_write_that_fails_exits_73_and_publishes_nothing(
+    tmp_path: Path, events: int, fails: str, message: str
+) -> None:
+    """A full disk (here a file size limit) while the night's events go into the state. With more events
+    the log outgrows the limit and COMMIT fails (DuckDB reports that as a TransactionException, and it
+    ends the transaction); with fewer, COMMIT succeeds and the checkpoint at DETACH fails, so the state
+    keeps the night in its log: a later run of the date then gives the same reports."""
+    out, clean = tmp_path / "out", tmp_path / "clean"
+    for folder in (out, clean):
+        assert cli(*sample_args(folder, "2026-11-19", ["2026-11-1[0-9]"]), "--quiet")[0] == 0
     before, state = snapshot(out / "2026-11-19"), (out / "state.duckdb").read_bytes()
     sample = gzip.decompress((SAMPLE / "mailgun/mg.gitlab.com/events-2026-11-20.jsonl.gz").read_bytes())
     items = [json.loads(line) for line in sample.splitlines()]
-    dump = tmp_path / "big.jsonl"  # 20,000 new events: their log outgrows the limit, the reports do not
+    dump = tmp_path / "big.jsonl"  # the reports stay far under the limit
     dump.write_text(
-        "".join(json.dumps(items[n % len(items)] | {"id": f"big-{n}"}) + "\n" for n in range(20_000))
+        "".join(json.dumps(items[n % len(items)] | {"id": f"big-{n}"}) + "\n" for n in range(events))
     )
     limit = 1 << 20
 
@@ -101,13 +117,16 @@ def test_a_state_write_failing_at_commit_exits_73_and_publishes_nothing(tmp_path
         [sys.executable, "-m", "audit", *args], capture_output=True, text=True, cwd=ROOT, preexec_fn=limited
     )
     assert night.returncode == 73, night.stderr
-    assert night.stderr.startswith(
-        f"account-audit: error: {out / 'state.duckdb'}: cannot write the state database"
-    )
+    assert night.stderr.startswith(f"account-audit: error: {out / 'state.duckdb'}: {message}: ")
     assert night.stderr.count("\n") == 1 and "Traceback" not in night.stderr
     assert not (out / AS_OF).exists() and os.readlink(out / "latest") == "2026-11-19"
-    assert snapshot(out / "2026-11-19") == before and (out / "state.duckdb").read_bytes() == state
+    assert snapshot(out / "2026-11-19") == before
+    assert (out / "state.duckdb").read_bytes() == state
+    log = out / "state.duckdb.wal"  # holds the night only when its commit went through
+    assert (log.exists() and log.stat().st_size > 0) == (fails == "checkpoint")
     assert cli(*args)[0] == 0  # with room again, the night runs
+    assert cli(*sample_args(clean), "--events", f"mg.gitlab.com={dump}", "--quiet")[0] == 0
+    assert snapshot(out / AS_OF) | {"manifest.json": b""} == snapshot(clean / AS_OF) | {"manifest.json": b""}
 
 
 @pytest.mark.slow
