@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+
 EXIT_OK = 0
 EXIT_DATA = 65  # bad data: header, accounting, reject limit, truncated input
 EXIT_NOINPUT = 66  # missing, unreadable or empty input

@@ -69,9 +69,8 @@ ITEM_PATHS = [
     '$.message.headers."message-id"', "$.severity", "$.reason", '$."delivery-status".code',
     '$."delivery-status".description', '$."delivery-status".message', "$.domain.name",
 ]  # fmt: skip
-# Objects the loader reads fields from: a repeated key in them is a duplicate_key (the fast reader
-# refuses such a line too).
-# The nested objects the loader reads (each an object when given), by label
+# The nested objects the loader reads fields from, by label: each must be an object when given, and a
+# repeated key in one is a duplicate_key (the fast reader refuses such a line too).
 NESTED = {
     "message": "$.message",
     "message.headers": "$.message.headers",
