@@ -49,10 +49,8 @@ def handle_errors(func: F) -> F:
             if debug:
                 traceback.print_exc()
             # The exception text may quote input values (emails), so only its type is shown.
-            click.echo(
-                f"account-audit: internal error ({type(exc).__name__}); re-run with --debug for details",
-                err=True,
-            )
+            hint = "the traceback is above" if debug else "re-run with --debug for details"
+            click.echo(f"account-audit: internal error ({type(exc).__name__}); {hint}", err=True)
             sys.exit(EXIT_SOFTWARE)
 
     return wrapper  # type: ignore[return-value]

@@ -83,6 +83,8 @@ FAST_OK = (
     "AND (domain_text IS NULL OR starts_with(domain_text, '\"'))"
 )
 RECHECK = "recheck"
+# Errors of the database itself, not of a file the reader reads (database.resource_failures reports them).
+RESOURCE_FAILURES = (duckdb.OutOfMemoryException, duckdb.FatalException, duckdb.InterruptException)
 
 # The input's own domain has its role worked out once per file ($roles); an item's domain.name is
 # looked up (the same rule as mailgun_sql.ROLE, per file).
@@ -233,6 +235,8 @@ def _statement(
     sql = sql.replace("{compression}", compression)
     try:
         con.execute(sql, bind(sql, {**params, "read": [c.path for c in files]})).fetchall()
+    except RESOURCE_FAILURES:
+        raise  # no room to work in (memory, spill disk): not the file's fault; the next statement fails too
     except duckdb.Error as exc:
         return str(exc)
     return None

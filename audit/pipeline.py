@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
-import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -19,9 +18,10 @@ import duckdb
 from audit import __version__
 from audit.accounts import load_accounts
 from audit.checks import Check, load_checks, run_check, sql_dir
-from audit.config import Config, memory_bytes
+from audit.config import Config
+from audit.database import connect, python_pass, resource_failures, spill_folder
 from audit.digest import write_digest
-from audit.errors import ConfigError, OutputError
+from audit.errors import ConfigError
 from audit.history import apply_history, load_history, save_history
 from audit.incremental import (
     STATE_EVENTS,
@@ -98,53 +98,6 @@ def parameters(cfg: Config, events_given: bool | None = None) -> dict[str, Any]:
     }
 
 
-def spill_folder(cfg: Config, folder: Path) -> Path:
-    """Where DuckDB may spill: inside the run's private staging folder unless [duckdb] temp_directory
-    names another place (then a folder of this process inside it). Removed when the run ends."""
-    if cfg.temp_directory is None:
-        return folder / ".spill"
-    return cfg.temp_directory / f".account-audit-spill-{os.getpid()}"
-
-
-def connect(cfg: Config, folder: Path) -> duckdb.DuckDBPyConnection:
-    """In memory normally; with --debug a file beside the reports keeps every stg_/chk_ table.
-
-    DuckDB's memory is bounded by [duckdb] memory_limit (the Python passes share the process) and it
-    spills what does not fit into `spill_folder`; the settings go in as connection options, not SQL.
-    """
-    database = ":memory:"
-    if cfg.debug:
-        debug_dir = cfg.out / "debug"
-        debug_dir.mkdir(parents=True, exist_ok=True)
-        database = str(debug_dir / f"{cfg.as_of.isoformat()}.duckdb")
-        Path(database).unlink(missing_ok=True)
-    spill = spill_folder(cfg, folder)
-    try:
-        spill.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create DuckDB's spill folder: {exc.strerror}", file=str(spill)) from None
-    config: dict[str, Any] = {"memory_limit": cfg.memory_limit.strip(), "temp_directory": str(spill)}
-    con = duckdb.connect(database, config=config)
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET preserve_insertion_order = true")
-    return con
-
-
-@contextlib.contextmanager
-def python_pass(con: duckdb.DuckDBPyConnection, cfg: Config) -> Iterator[None]:
-    """A Python pass (matching in polars) needs the memory itself: DuckDB spills down to a quarter of
-    its limit while the pass runs (at least 128 MiB), and gets its limit back afterwards."""
-    limit = memory_bytes(cfg.memory_limit)
-    try:
-        con.execute(f"SET memory_limit = '{max(limit // 4, 128 << 20)}B'")  # an int: nothing to escape
-    except duckdb.Error as exc:  # what is pinned cannot be spilled: run the pass anyway
-        log.info("DuckDB could not shrink its memory for a Python pass: %s", exc)
-    try:
-        yield
-    finally:
-        con.execute(f"SET memory_limit = '{limit}B'")
-
-
 def run_audit(cfg: Config) -> RunResult:
     """Run every check and publish OUT/<as-of>/; nothing is published or saved unless all of it works."""
     if cfg.accounts is None:
@@ -157,22 +110,8 @@ def run_audit(cfg: Config) -> RunResult:
             log.warning("left by an interrupted run: %s", note)
         folder = staging_folder(cfg.out, as_of)
         try:
-            con = connect(cfg, folder)
-            try:
-                with timer.stage("load_history"):
-                    load_history(con, cfg.state_path, cfg.as_of)
-                    reclassify_state_events(con, cfg)
-                result = _run(con, cfg, folder, timer)
-                manifest = _manifest(cfg, result, started_at)
-                with timer.stage("digest"):
-                    write_digest(con, folder, manifest)
-                with timer.stage("save_history"):
-                    result.events_pruned = save_history(
-                        con, cfg.state_path, cfg.as_of, manifest, cfg.retention_days
-                    )
-            finally:
-                con.close()
-                shutil.rmtree(spill_folder(cfg, folder), ignore_errors=True)
+            with resource_failures(cfg, folder):
+                result, manifest = _run_in_database(cfg, folder, timer, started_at)
             manifest.update(events_pruned=result.events_pruned, stages=result.stages)
             manifest["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             write_json(folder / "manifest.json", manifest)  # last: its presence means complete
@@ -183,6 +122,27 @@ def run_audit(cfg: Config) -> RunResult:
         finally:
             shutil.rmtree(spill_folder(cfg, folder), ignore_errors=True)
     return result
+
+
+def _run_in_database(
+    cfg: Config, folder: Path, timer: _Timer, started_at: dt.datetime
+) -> tuple[RunResult, dict[str, Any]]:
+    """Everything that needs the run's DuckDB database: the state in, the reports, the state out."""
+    con = connect(cfg, folder)
+    try:
+        with timer.stage("load_history"):
+            load_history(con, cfg.state_path, cfg.as_of)
+            reclassify_state_events(con, cfg)
+        result = _run(con, cfg, folder, timer)
+        manifest = _manifest(cfg, result, started_at)
+        with timer.stage("digest"):
+            write_digest(con, folder, manifest)
+        with timer.stage("save_history"):
+            result.events_pruned = save_history(con, cfg.state_path, cfg.as_of, manifest, cfg.retention_days)
+    finally:
+        con.close()
+        shutil.rmtree(spill_folder(cfg, folder), ignore_errors=True)
+    return result, manifest
 
 
 def _run(con: duckdb.DuckDBPyConnection, cfg: Config, folder: Path, timer: _Timer) -> RunResult:

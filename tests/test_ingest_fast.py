@@ -375,3 +375,14 @@ def test_a_nested_repeated_key_on_a_sample_line_is_rejected_as_line_by_line(
     kept, fast = as_line_by_line(monkeypatch, inputs)
     assert kept == []
     assert [(r[1], r[2]) for r in fast[1]] == [(11, "duplicate_key")]
+
+
+def test_running_out_of_memory_in_the_reader_is_no_reason_to_go_line_by_line(tmp_path: Path) -> None:
+    """A statement that cannot get memory (or spill) says nothing about the file: the error goes up to
+    the run (database.resource_failures gives it its exit code) instead of sending every file line by line."""
+    write(tmp_path / "1.jsonl", good(5, "a"))
+    con = duckdb.connect(config={"memory_limit": "16MB"})
+    with pytest.raises(duckdb.OutOfMemoryException, match="failed to allocate"):
+        mailgun.load_events(
+            con, Config(), (EventsInput("mg.gitlab.com", str(tmp_path / "1.jsonl")),), Rejects()
+        )

@@ -129,6 +129,62 @@ def test_a_state_write_that_fails_exits_73_and_publishes_nothing(
     assert snapshot(out / AS_OF) | {"manifest.json": b""} == snapshot(clean / AS_OF) | {"manifest.json": b""}
 
 
+def test_a_full_disk_under_the_debug_database_exits_73_and_publishes_nothing(tmp_path: Path) -> None:
+    """With --debug every table lives in OUT/debug/<date>.duckdb; when it cannot grow (here a file size
+    limit) the run says which file and why, not "internal error"."""
+    out = tmp_path / "out"
+    assert cli(*sample_args(out, "2026-11-19", ["2026-11-1[0-9]"]), "--quiet")[0] == 0
+    before = snapshot(out / "2026-11-19")
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+
+    night = subprocess.run(
+        [sys.executable, "-m", "audit", *sample_args(out), "--debug", "--quiet"],
+        capture_output=True, text=True, cwd=ROOT, preexec_fn=limited,
+    )  # fmt: skip
+    assert night.returncode == 73, night.stderr
+    last = night.stderr.splitlines()[-1]  # --debug prints the traceback first
+    database = out / "debug" / f"{AS_OF}.duckdb"
+    assert last.startswith(f"account-audit: error: {database}: DuckDB cannot write the --debug database: ")
+    assert last.endswith("File too large): free space there")
+    assert not (out / AS_OF).exists() and os.readlink(out / "latest") == "2026-11-19"
+    assert snapshot(out / "2026-11-19") == before
+
+
+def test_a_spill_with_no_room_exits_73_naming_the_spill_folder(tmp_path: Path) -> None:
+    """DuckDB's own cap on its spill files (by default the free space of their disk) stands in for a
+    full disk: the error it raises in the middle of a pass names the folder and the setting to change."""
+    from audit.config import Config
+    from audit.database import connect, resource_failures
+    from audit.errors import OutputError
+
+    cfg = Config(out=tmp_path / "out", memory_limit="64MB")
+    folder = tmp_path / "staging"
+    with pytest.raises(OutputError) as caught, resource_failures(cfg, folder):
+        con = connect(cfg, folder)
+        con.execute("SET max_temp_directory_size = '1MB'")
+        con.execute("CREATE TABLE t AS SELECT range AS n, repeat('x', 100) || range AS s FROM range(3000000)")
+    assert caught.value.exit_code == 73 and caught.value.file == str(folder / ".spill")
+    assert caught.value.message.startswith("DuckDB cannot write the data it spills: no room on its disk (")
+    assert "failed to offload" in caught.value.message and "\n" not in caught.value.message
+    assert caught.value.message.endswith("set [duckdb] temp_directory to a disk with room")
+
+
+def test_running_out_of_memory_exits_78_naming_the_memory_limit(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    config = tmp_path / "audit.toml"
+    config.write_text('[duckdb]\nmemory_limit = "16MB"\n')
+    code, _, stderr = cli(*sample_args(out), "--config", str(config), "--quiet")
+    assert code == 78, stderr
+    assert stderr.startswith(
+        "account-audit: error: DuckDB ran out of memory within duckdb.memory_limit = '16MB' ("
+    )
+    assert stderr.endswith("): raise [duckdb] memory_limit\n") and stderr.count("\n") == 1
+    assert not (out / AS_OF).exists()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "stage", ["load_accounts", "load_events", "check:duplicate_signups", "write_reports", "save_history"]
