@@ -11,9 +11,7 @@ accounts_rows (an unterminated quote costs one row, not the rest of the file).
 
 from __future__ import annotations
 
-import codecs
 import logging
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,20 +19,20 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from audit.accounts_header import check_header, codec, shown
 from audit.accounts_lines import LINES_TABLE, Lines, fetch, read_lines, stream
 from audit.accounts_rows import (
     MAX_RECORD_LINES,
-    Record,
     convert,
     email_problem,
     parse_timestamp,
     records,
 )
 from audit.accounts_sql import BLANK, PRINTABLE_ASCII, conversion_sql, email_problem_sql
-from audit.config import ACCOUNT_COLUMNS, REQUIRED_ACCOUNT_COLUMNS, Config
-from audit.errors import ConfigError, DataError, InputError
+from audit.config import ACCOUNT_COLUMNS, Config
+from audit.errors import InputError
 from audit.inputs import REJECTED_CODES, InputStats, Rejects
-from audit.rawlines import CR_ONLY, Overlong, RawFile, bare_cr
+from audit.rawlines import Overlong, RawFile
 from audit.schema import STG_ACCOUNTS, create_sql
 
 __all__ = ["load_accounts", "parse_timestamp"]
@@ -57,15 +55,13 @@ _STG_SELECT = {
 }
 SPECIAL = ('"', "\r", "\n", "\x00")  # a delimiter the SQL split cannot stand for: every line to Python
 PLAIN_LINE = "NOT (contains(raw, chr(34)) OR contains(raw, chr(13)) OR contains(raw, chr(0)))"
-HEADER_NAME = re.compile(r"[A-Za-z_][\w .()/#+-]{0,63}")  # what a column name looks like
-OTHER_DELIMITERS = (";", "\t", "|")
 
 
 def load_accounts(con: duckdb.DuckDBPyConnection, cfg: Config, path: Path, rejects: Rejects) -> InputStats:
     """Check the header, convert every record (rejecting what cannot be used) and create stg_accounts."""
     if path.exists() and not path.is_file():
         raise InputError("input is not a file", file=str(path))
-    encoding = _encoding(cfg.encoding)
+    encoding = codec(cfg.encoding)
     file = str(path)
     stats = InputStats(kind="accounts", path=file)
     raw = RawFile(path, count_newlines=True)
@@ -84,7 +80,7 @@ def load_accounts(con: duckdb.DuckDBPyConnection, cfg: Config, path: Path, rejec
                 stats.blank_lines += 1
                 continue
             if item.start < lines.failure_line:
-                header, positions = _header(item, cfg, file)
+                header, positions = check_header(item, cfg, file)
                 header_end, stats.header_lines = item.end, 1
                 stats.continuation_lines += item.end - item.start
             break
@@ -101,7 +97,7 @@ def load_accounts(con: duckdb.DuckDBPyConnection, cfg: Config, path: Path, rejec
             stats.header_lines = 0 if header is None else 1
         if header is not None:
             stats.notes["ignored_columns"] = sorted(
-                _shown(h) for i, h in enumerate(header) if i not in positions.values()
+                shown(h) for i, h in enumerate(header) if i not in positions.values()
             )
         stats.rows_from_lines(record_count)
         con.execute(create_sql("stg_accounts", STG_ACCOUNTS))
@@ -311,61 +307,3 @@ def _list(
 def _drop(con: duckdb.DuckDBPyConnection) -> None:
     for table in (LINES_TABLE, "acc_records", "acc_typed"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
-
-
-def _encoding(name: str) -> str:
-    """The codec to decode lines with; a UTF-8 BOM is dropped while reading. Lines are split on
-    b"\\n" first, so the encoding must be ASCII-compatible (not UTF-16/32)."""
-    codec = codecs.lookup(name).name
-    if codec.startswith(("utf-16", "utf-32")):
-        raise ConfigError(
-            f"csv.encoding {name!r} is not supported: export as UTF-8 (or another ASCII superset)"
-        )
-    return codec
-
-
-def _shown(name: str) -> str:
-    """A header name for a message or the manifest; a cell that is not a column name is not shown."""
-    name = name.strip()
-    return name if HEADER_NAME.fullmatch(name) and "@" not in name else "(not a column name)"
-
-
-def _header(item: Record, cfg: Config, file: str) -> tuple[list[str], dict[str, int]]:
-    if item.fields is None:
-        # lines end at "\n" only, so a file whose lines end in "\r" alone is one line
-        cr_only = "carriage return" in item.message or (item.code == "line_too_long" and bare_cr(Path(file)))
-        hint = f"; {CR_ONLY}" if cr_only else ""
-        raise DataError(f"header cannot be parsed as CSV: {item.message}{hint}", file=file, line=item.start)
-    header = item.fields
-    names = [cfg.columns.get(h.strip(), h.strip()) for h in header]
-    repeated = sorted({n for n in names if n and names.count(n) > 1})
-    if repeated:
-        shown = ", ".join(_shown(n) for n in repeated)
-        raise DataError(f"header repeats column(s): {shown}", file=file, line=item.start)
-    positions = {name: index for index, name in enumerate(names) if name in ACCOUNT_COLUMNS}
-    missing = [c for c in REQUIRED_ACCOUNT_COLUMNS if c not in positions]
-    if missing:
-        wanted = ", ".join(f"{c} (header {cfg.header_for(c)!r})" for c in missing)
-        # only cells that are known column names are shown: a first line without a header is data
-        known = [repr(h.strip()) for h in header if h.strip() in ACCOUNT_COLUMNS or h.strip() in cfg.columns]
-        found = f"{', '.join(known[:20])}" if known else "none of them a known column"
-        hint = ""
-        if len(header) == 1:
-            other = next((d for d in OTHER_DELIMITERS if d in header[0] and d != cfg.csv_delimiter), None)
-            hint = f"; the header looks {other!r}-separated: set csv.delimiter" if other else ""
-        cased = [
-            f"{h.strip()!r} for {cfg.header_for(c)!r}"
-            for c in missing
-            for h in header
-            if h.strip() != cfg.header_for(c) and h.strip().lower() == cfg.header_for(c).lower()
-        ]
-        if cased:  # equal to a known name but for case, so no personal data
-            hint += f"; column names are case-sensitive: {', '.join(cased)}"
-        if any("\x00" in h for h in header):  # ASCII names in UTF-16/32 without a BOM read as UTF-8
-            hint += "; the header holds NUL bytes (UTF-16 or UTF-32?): export the file as UTF-8"
-        raise DataError(
-            f"header lacks required column(s): {wanted}; found {len(header)} column(s): {found}{hint}",
-            file=file,
-            line=item.start,
-        )
-    return header, positions

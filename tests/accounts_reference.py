@@ -2,7 +2,7 @@
 
 Every physical line goes through accounts_rows.records and every cell through the Python converters.
 tests/test_accounts_equivalence.py loads generated exports with both and compares everything. The header
-check and its messages are the loader's own (audit.accounts._header), not a copy.
+check and its messages are the loader's own (audit.accounts_header.check_header), not a copy.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from audit.accounts import _encoding, _header, _shown
+from audit.accounts_header import check_header, codec, shown
 from audit.accounts_rows import Record, convert, email_problem, records
 from audit.config import Config
 from audit.errors import DataError, InputError
@@ -36,7 +36,7 @@ def load_accounts(con: duckdb.DuckDBPyConnection, cfg: Config, path: Path, rejec
     """Check the header, convert every record (rejecting what cannot be used) and create stg_accounts."""
     if path.exists() and not path.is_file():
         raise InputError("input is not a file", file=str(path))
-    encoding = _encoding(cfg.encoding)
+    encoding = codec(cfg.encoding)
     file = str(path)
     stats = InputStats(kind="accounts", path=file)
     raw = RawFile(path, count_newlines=True)
@@ -65,7 +65,7 @@ def load_accounts(con: duckdb.DuckDBPyConnection, cfg: Config, path: Path, rejec
             continue
         stats.continuation_lines += item.end - item.start
         if header is None:
-            header, positions = _header(item, cfg, file)
+            header, positions = check_header(item, cfg, file)
             width[0], stats.header_lines = len(header), 1
             continue
         record_count += 1
@@ -78,7 +78,7 @@ def load_accounts(con: duckdb.DuckDBPyConnection, cfg: Config, path: Path, rejec
         stats.header_lines = 0 if header is None else 1
     if header is not None:
         stats.notes["ignored_columns"] = sorted(
-            _shown(h) for i, h in enumerate(header) if i not in positions.values()
+            shown(h) for i, h in enumerate(header) if i not in positions.values()
         )
     stats.rows_from_lines(record_count)
     stats.rows_loaded = len(columns["account_id"])
