@@ -5,8 +5,8 @@ exports from different tools order and name them differently; the header is chec
 is read, so a changed export stops the run instead of loading wrong data. Rows that cannot be used
 go to the rejects report with their physical line and the run goes on; rows kept despite a data
 problem (duplicate id, empty or invalid email) are listed there too, with their own codes.
-Physical lines come from rawlines (raw newline count, independent of the CSV parsing), records from
-accounts_rows (an unterminated quote costs one row, not the rest of the file).
+Physical lines come from rawlines and lineblocks (raw newline count, independent of the CSV parsing),
+records from accounts_rows (an unterminated quote costs one row, not the rest of the file).
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from audit.accounts_sql import BLANK, PRINTABLE_ASCII, conversion_sql, email_pro
 from audit.config import ACCOUNT_COLUMNS, Config
 from audit.errors import InputError
 from audit.inputs import REJECTED_CODES, InputStats, Rejects
-from audit.rawlines import Overlong, RawFile
+from audit.lineblocks import Overlong
+from audit.rawlines import RawFile
 from audit.schema import STG_ACCOUNTS, create_sql
 
 __all__ = ["load_accounts", "parse_timestamp"]

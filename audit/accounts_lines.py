@@ -1,6 +1,6 @@
 """The accounts export's physical lines, into a DuckDB table without a Python step per line.
 
-Lines are split on b"\\n" exactly as rawlines.split_lines does (one trailing b"\\r" dropped, a line
+Lines are split on b"\\n" exactly as lineblocks.split_lines does (one trailing b"\\r" dropped, a line
 longer than inputs.max_line_bytes hashed and never stored), but block by block with Arrow compute,
 so a million-line export costs a few vectorised passes. Only a block that is not valid UTF-8, or an
 export in another encoding, is decoded line by line, which also finds the first line that does not
@@ -22,7 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit.errors import AuditError, DataError
-from audit.rawlines import Overlong, RawFile, over_limit, strip_cr, whole_lines
+from audit.lineblocks import Overlong, over_limit, strip_cr, whole_lines
+from audit.rawlines import RawFile
 
 BLOCK_BYTES = 32 << 20
 LINES_TABLE = "acc_lines"
@@ -86,7 +87,7 @@ def _block(
         return _block_decoded(start, body, encoding, max_line_bytes, lines, where)
     parts = pc.split_pattern(pa.array([body], pa.large_binary()), pattern=b"\n").flatten()
     numbers = pl.int_range(start, start + len(parts), dtype=pl.Int64, eager=True).to_arrow()
-    # the limit leaves out the \r of a CRLF ending, as rawlines.over_limit does
+    # the limit leaves out the \r of a CRLF ending, as lineblocks.over_limit does
     crlf = pc.cast(pc.ends_with(parts, pattern=b"\r"), pa.int64())
     too_long = pc.greater(pc.subtract(pc.binary_length(parts), crlf), max_line_bytes)
     if pc.any(too_long).as_py():
@@ -151,7 +152,7 @@ def _undecodable(number: int, line: bytes, encoding: str) -> str:
 def stream(
     con: duckdb.DuckDBPyConnection, lines: Lines, first: int, page: int = 256
 ) -> Iterator[tuple[int, bytes | Overlong]]:
-    """Physical lines from `first` on, as rawlines.split_lines yields them (for accounts_rows.records)."""
+    """Physical lines from `first` on, as lineblocks.split_lines yields them (for accounts_rows.records)."""
     number = first
     while number <= lines.count:
         rows = con.execute(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from audit.inputs import sha256_hex
-from audit.rawlines import Overlong
+from audit.lineblocks import Overlong
 
 MAX_RECORD_LINES = 50  # a quoted field may hold up to 49 line breaks
 # The csv module refuses a field over 128 KiB by default; a field here is bounded by the lines it

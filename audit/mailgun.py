@@ -24,6 +24,7 @@ import pyarrow as pa
 from audit.config import Config, EventsInput
 from audit.errors import InputError
 from audit.inputs import InputStats, Rejects, expand, sha256_hex, unseen
+from audit.lineblocks import Block, line_blocks
 from audit.mailgun_dedup import create_empty_events, deduplicate
 from audit.mailgun_docs import PageError, looks_like_document, page_items, read_document, split_document
 from audit.mailgun_facts import Facts, account, file_facts
@@ -31,7 +32,7 @@ from audit.mailgun_fast import RECHECK, Candidate, Outcome, load_fast
 from audit.mailgun_scan import wanted_lines
 from audit.mailgun_shapes import key_problems
 from audit.mailgun_sql import MACROS, MG_ROWS, bind, block_sql, class_lists, params, role
-from audit.rawlines import CR_ONLY, Block, RawFile, bare_cr, head, line_blocks
+from audit.rawlines import CR_ONLY, RawFile, bare_cr, head
 
 __all__ = ["create_empty_events", "load_events"]
 log = logging.getLogger(__name__)

@@ -20,9 +20,10 @@ import pyarrow as pa
 
 from audit.config import Config
 from audit.inputs import InputStats, Rejects, sha256_hex
+from audit.lineblocks import Overlong, split_lines
 from audit.mailgun_docs import PageError, page_items, read_document, split_document
 from audit.mailgun_sql import EXTRA
-from audit.rawlines import Overlong, RawFile, split_lines
+from audit.rawlines import RawFile
 from audit.schema import STG_EVENTS, create_sql
 
 FileInfo = tuple[int, Path, InputStats, bool, int]  # (file_no, path, stats, document, usable rows)

@@ -18,10 +18,10 @@ import json
 import duckdb
 import pyarrow as pa
 
+from audit.lineblocks import batched
 from audit.mailgun_scan import Scan
 from audit.mailgun_shapes import key_problems, shape_of
 from audit.mailgun_sql import ITEM_KEY_PATHS
-from audit.rawlines import batched
 
 
 def verify(

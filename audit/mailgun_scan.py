@@ -22,8 +22,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from audit.lineblocks import line_blocks
 from audit.mailgun_docs import looks_like_document
-from audit.rawlines import GZIP_MAGIC, RawFile, count_newlines, line_blocks, newline_gaps
+from audit.rawlines import GZIP_MAGIC, RawFile, count_newlines, newline_gaps
 
 CHUNK = 1 << 20  # small enough to stay in cache while hashed and counted; one sentinel each
 EXACT_BYTES = 1 << 20  # every line of the first MiB is a sample

@@ -19,7 +19,8 @@ from audit.accounts_rows import Record, convert, email_problem, records
 from audit.config import Config
 from audit.errors import DataError, InputError
 from audit.inputs import InputStats, Rejects
-from audit.rawlines import RawFile, split_lines
+from audit.lineblocks import split_lines
+from audit.rawlines import RawFile
 from audit.schema import STG_ACCOUNTS, create_sql
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,9 @@ from audit.accounts import load_accounts, parse_timestamp
 from audit.config import Config, EventsInput
 from audit.errors import DataError, InputError
 from audit.inputs import Rejects
+from audit.lineblocks import LineHash, Overlong, line_blocks, split_lines, strip_cr
 from audit.mailgun import load_events
-from audit.rawlines import LineHash, Overlong, RawFile, line_blocks, split_lines, strip_cr
+from audit.rawlines import RawFile
 
 HEADER = "id,email,first_name,last_name,created_at,confirmed_at,last_sign_in_at,login_activated,sign_in_count"
 
