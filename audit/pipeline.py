@@ -34,7 +34,16 @@ from audit.inputs import InputStats, Rejects
 from audit.lock import run_lock
 from audit.mailgun import create_empty_events, load_events
 from audit.matching import duplicate_signups
-from audit.report import discard, private_umask, publish, recover, staging_folder, write_json, write_table
+from audit.report import (
+    check_publishable,
+    discard,
+    private_umask,
+    publish,
+    recover,
+    staging_folder,
+    write_json,
+    write_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +117,7 @@ def run_audit(cfg: Config) -> RunResult:
     with private_umask(), run_lock(cfg.out, cfg.as_of):
         for note in recover(cfg.out):
             log.warning("left by an interrupted run: %s", note)
+        check_publishable(cfg.out, as_of)
         folder = staging_folder(cfg.out, as_of)
         try:
             with resource_failures(cfg, folder):

@@ -88,19 +88,36 @@ def staging_folder(out: Path, as_of: str) -> Path:
     return folder
 
 
+def check_publishable(out: Path, as_of: str) -> None:
+    """Refuse, before any work, what publish could not finish cleanly: an OUT/<as-of> or OUT/latest
+    that the job did not make (a file where its folder goes, a folder where its link goes)."""
+    final, latest = out / as_of, out / "latest"
+    if final.exists() and not final.is_dir():
+        raise OutputError(
+            "is not a folder, so this date's reports cannot go here: move it away", file=str(final)
+        )
+    if latest.exists() and not latest.is_symlink():
+        raise OutputError(
+            "is not a symbolic link, so it cannot point at the newest reports: move it away", file=str(latest)
+        )
+
+
 def publish(staged: Path, out: Path, as_of: str) -> Path:
     """Swap the staged folder into OUT/<as-of> and move OUT/latest when this is the newest date."""
+    check_publishable(out, as_of)
     final = out / as_of
     retired = out / f".old-{as_of}-{os.getpid()}"
     try:
         if final.exists():
             os.rename(final, retired)
         os.rename(staged, final)
-        if retired.exists():
-            shutil.rmtree(retired)
         _point_latest(out, as_of)
     except OSError as exc:
+        if retired.exists() and not final.exists():  # put the date's earlier reports back
+            with contextlib.suppress(OSError):
+                os.rename(retired, final)
         raise OutputError(f"cannot publish reports: {exc.strerror}", file=str(final)) from None
+    shutil.rmtree(retired, ignore_errors=True)  # published: a leftover is tidied by the next run (recover)
     return final
 
 

@@ -215,12 +215,66 @@ def test_a_run_killed_at_any_stage_leaves_earlier_reports_intact(tmp_path: Path,
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".") and p.name != ".lock") == []
 
 
-def test_rerunning_a_date_replaces_it_with_identical_reports(tmp_path: Path) -> None:
+@pytest.mark.parametrize("blocker", ["date", "latest"])
+def test_a_file_where_the_reports_go_stops_the_run_before_it_saves_anything(
+    tmp_path: Path, blocker: str
+) -> None:
+    """OUT/<as-of> that is not a folder, or OUT/latest that is not a link: publishing would fail after
+    the state was saved (or move the user's file aside), so the run refuses before any work."""
     out = tmp_path / "out"
-    assert cli(*sample_args(out), "--quiet")[0] == 0
-    first = snapshot(out / AS_OF)
-    assert cli(*sample_args(out), "--quiet")[0] == 0
+    assert cli(*sample_args(out, "2026-11-19", ["2026-11-1[0-9]"]), "--quiet")[0] == 0
+    state = (out / "state.duckdb").read_bytes()
+    if blocker == "date":
+        (in_the_way := out / AS_OF).write_text("notes")
+        reason = "is not a folder, so this date's reports cannot go here: move it away"
+    else:
+        (out / "latest").unlink()
+        (in_the_way := out / "latest").mkdir()
+        reason = "is not a symbolic link, so it cannot point at the newest reports: move it away"
+    code, _, stderr = cli(*sample_args(out), "--quiet")
+    assert code == 73 and stderr == f"account-audit: error: {in_the_way}: {reason}\n"
+    assert (out / "state.duckdb").read_bytes() == state
+    assert (in_the_way.read_text() == "notes") if blocker == "date" else list(in_the_way.iterdir()) == []
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [".lock", "2026-11-19", "latest", "state.duckdb"] + ([AS_OF] if blocker == "date" else [])
+    )
+
+
+def test_rerunning_a_date_replaces_it_with_identical_reports(tmp_path: Path) -> None:
+    """The state is read as it was before the run's date, so a re-run reads that date's dumps again:
+    the same reports as the first run, rejects and data-quality rows included, and the same state after."""
+    out = tmp_path / "out"
+    assert cli(*sample_args(out, "2026-11-19", ["2026-11-1[0-9]"]), "--quiet")[0] == 0
+    night = gzip.decompress((SAMPLE / "mailgun/mg.gitlab.com/events-2026-11-20.jsonl.gz").read_bytes())
+    lines = night.splitlines()
+    changed = json.dumps(json.loads(lines[0]) | {"event": "failed"}).encode()  # a conflicting copy
+    extra = tmp_path / "extra.jsonl"
+    extra.write_bytes(b"\n".join([*lines[:40], b"not json", changed]) + b"\n")
+    args = [*sample_args(out), "--events", f"mg.gitlab.com={extra}", "--quiet"]
+
+    def state() -> list[tuple[object, ...]]:
+        with duckdb.connect(str(out / "state.duckdb"), read_only=True) as con:
+            return [
+                *con.execute("SELECT * FROM events ORDER BY ALL").fetchall(),
+                *con.execute("SELECT * EXCLUDE (rows_loaded) FROM dumps ORDER BY ALL").fetchall(),
+            ]
+
+    def manifest(folder: Path) -> dict[str, object]:
+        """Without times, and with an input's loaded and duplicate rows as one count: deliveries the
+        first run dropped from the state as superseded are no longer known (so loaded, not duplicate)."""
+        data = json.loads((folder / "manifest.json").read_text())
+        for item in data["inputs"]:
+            item["rows_loaded"] += item.pop("rows_duplicate", 0)
+        volatile = ("started_at", "finished_at", "stages", "events_from_state")
+        return {k: v for k, v in data.items() if k not in volatile}
+
+    assert cli(*args)[0] == 0
+    first, first_manifest, first_state = snapshot(out / AS_OF), manifest(out / AS_OF), state()
+    assert [r["code"] for r in report_rows(out / AS_OF, "rejects")] == ["not_json"]
+    assert [r["code"] for r in report_rows(out / AS_OF, "data_quality")] == ["conflicting_duplicate"]
+    assert cli(*args)[0] == 0
     second = snapshot(out / AS_OF)
+    assert manifest(out / AS_OF) == first_manifest and state() == first_state
     first.pop("manifest.json"), second.pop("manifest.json")
     assert first == second
 
