@@ -86,7 +86,7 @@ class InputStats:
 
         `extra_rows` is what API pages add: a page is one record start but holds many rows.
         """
-        starts = self.lines - self.header_lines - self.blank_lines - self.continuation_lines
+        starts = self.record_lines
         if starts != records_seen:
             raise DataError(
                 f"line accounting mismatch: {self.lines} physical line(s) hold {starts} record(s) "
@@ -104,17 +104,34 @@ class InputStats:
                 file=self.path,
             )
 
-    def finish(self, reject_limit: float, rejects: Rejects, hint: str = "") -> None:
+    @property
+    def record_lines(self) -> int:
+        """Lines that start a record (a row, or an API page or document of many)."""
+        return self.lines - self.header_lines - self.blank_lines - self.continuation_lines
+
+    def finish(
+        self, reject_limit: float, rejects: Rejects, hint: str = "", whole_lines: int | None = None
+    ) -> None:
         """Called once a file is fully accounted: fail on a mismatch or too many rejected rows (`hint`:
-        advice on the likely cause, for the message)."""
+        advice on the likely cause, for the message).
+
+        `whole_lines`: records rejected whole, of record_lines. A rejected API page counts as one row,
+        but the events in it are lost too, however many: its share of the lines must pass the limit."""
         self.check_balance()
-        if self.rows_read and self.rows_rejected / self.rows_read > reject_limit:
+        shares = [(self.rows_rejected, self.rows_read, "rows", "")]
+        if whole_lines is not None and self.record_lines < self.rows_read:  # pages hold several rows
+            shares.append(
+                (whole_lines, self.record_lines, "lines", "a rejected API page loses all its events")
+            )
+        for bad, total, unit, why in shares:
+            if not total or bad / total <= reject_limit:
+                continue
             first = ", ".join(f"line {line} {code}" for line, code in rejects.first(self.path, 5))
-            share = self.rows_rejected / self.rows_read
+            share = bad / total
             digits = next(d for d in (1, 2, 3, 4, 6) if f"{share:.{d}%}" != f"{reject_limit:.{d}%}" or d == 6)
             raise DataError(
-                f"{self.rows_rejected} of {self.rows_read} rows rejected ({share:.{digits}%}), above "
-                f"inputs.reject_limit ({reject_limit:.{digits}%}); first: {first}"
+                f"{bad} of {total} {unit} rejected ({share:.{digits}%}), above "
+                f"inputs.reject_limit ({reject_limit:.{digits}%}){f' ({why})' if why else ''}; first: {first}"
                 + (f"; {hint}" if hint else ""),
                 file=self.path,
             )

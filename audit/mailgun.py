@@ -71,6 +71,7 @@ class _File:
     stats: InputStats
     document: bool = False
     candidates: int = 0  # usable rows before de-duplication
+    whole_lines_rejected: int = 0  # lines rejected whole (an API page so rejected loses all its events)
 
 
 def load_events(
@@ -132,7 +133,7 @@ def load_events(
     deduplicate(con, cfg, [(f.no, f.path, f.stats, f.document, f.candidates) for f in files], rejects, state)
     for f in files:  # a dump read as one rejected line may have lines ending in CR alone
         cr_only = f.stats.lines == 1 and f.stats.rows_rejected > 0 and bare_cr(f.path)
-        f.stats.finish(cfg.reject_limit, rejects, CR_ONLY if cr_only else "")
+        f.stats.finish(cfg.reject_limit, rejects, CR_ONLY if cr_only else "", f.whole_lines_rejected)
     return [f.stats for f in files]
 
 
@@ -311,7 +312,7 @@ def _collect(
     """Rejects, usable rows and schema drift of one file, from its rows in mg_rows."""
     if facts is None:
         facts = file_facts(con, f.no).get(f.no, Facts())
-    account(f.stats, facts, rejects, early)
+    f.whole_lines_rejected = account(f.stats, facts, rejects, early)
     f.candidates = f.stats.rows_read - f.stats.rows_rejected
     if f.stats.rows_read == 0 and not cfg.allow_empty:
         raise InputError("Mailgun dump holds no events (set inputs.allow_empty to accept)", file=f.stats.path)

@@ -51,8 +51,9 @@ def file_facts(con: duckdb.DuckDBPyConnection, file_no: int | None) -> dict[int,
     return facts
 
 
-def account(stats: InputStats, facts: Facts, rejects: Rejects, early: int) -> None:
-    """A file's rejects (`early` were counted before its rows reached mg_rows) and schema drift."""
+def account(stats: InputStats, facts: Facts, rejects: Rejects, early: int) -> int:
+    """A file's rejects (`early` were counted before its rows reached mg_rows, all whole lines) and
+    schema drift; returns how many lines were rejected whole (not an item of a page or document)."""
     for line, item, code, detail, sha in facts.found:  # every problem row comes from BLOCK_SQL, hashed there
         rejects.add_hashed(stats.path, line, code, message(code, detail, item), sha or "")
     stats.rows_rejected = early + len(facts.found)
@@ -65,6 +66,7 @@ def account(stats: InputStats, facts: Facts, rejects: Rejects, early: int) -> No
     )
     _note_names(stats, "unknown_events", unknown_events)
     _note_names(stats, "unknown_fields", unknown_fields)
+    return early + sum(1 for _, item, *_ in facts.found if item is None)
 
 
 def _note_names(stats: InputStats, note: str, counts: dict[str, int]) -> None:

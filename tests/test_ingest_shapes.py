@@ -261,3 +261,40 @@ def test_a_deep_value_that_is_not_json_is_still_an_error(tmp_path: Path) -> None
     )
     with pytest.raises(DataError, match="multi-line JSON document cannot be parsed"):
         load_events(duckdb.connect(), Config(), (EventsInput("mg.gitlab.com", str(path)),), Rejects())
+
+
+def _pages(broken: str) -> str:
+    """Three API pages of 100 items each, one line each; the middle one broken as asked."""
+    pages = [
+        json.dumps({"items": [V3 | {"id": f"p{p}-{n}"} for n in range(100)], "paging": {}}) for p in range(3)
+    ]
+    if broken == "truncated":
+        pages[1] = pages[1][: len(pages[1]) // 2]
+    elif broken == "one_item":
+        pages[1] = pages[1].replace('"id": "p1-7"', '"id": 7', 1)
+    return "\n".join(pages) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("broken", "rows", "outcome"),
+    [
+        # a rejected page is one row of 201, but a third of the file's lines and all of its 100 events
+        ("truncated", None, "1 of 3 lines rejected (33.3%), above inputs.reject_limit (5.0%) "
+                                     "(a rejected API page loses all its events); first: line 2 not_json"),
+        ("one_item", (300, 299, 1), None),  # one item of a page: 1 row of 300, no line lost whole
+    ],
+)  # fmt: skip
+def test_a_rejected_api_page_counts_against_the_reject_limit_as_a_line(
+    tmp_path: Path, broken: str, rows: tuple[int, int, int] | None, outcome: str | None
+) -> None:
+    path = tmp_path / "pages.jsonl"
+    path.write_text(_pages(broken))
+    con, rejects = duckdb.connect(), Rejects()
+    inputs = (EventsInput("mg.gitlab.com", str(path)),)
+    if outcome is None:
+        stats = load_events(con, Config(), inputs, rejects)[0]
+        assert (stats.rows_read, stats.rows_loaded, stats.rows_rejected) == rows
+        return
+    with pytest.raises(DataError) as caught:
+        load_events(con, Config(), inputs, rejects)
+    assert caught.value.render() == f"{path}: {outcome}"
