@@ -8,12 +8,12 @@ documents, and keeps sample and sentinel lines; after the reader, mailgun_proof 
 of the sample lines (shape, repeated or unknown keys) and that the sentinel lines prove the reader
 kept the file's order (a row's line is its position in the order-preserving, parallel insert). A row
 whose values are not all plainly right (a missing field, a wrong type, a value that could be a
-converted non-string, a required one that could be blank: it starts with a space or a non-ASCII
-character) is marked RECHECK; mailgun then replaces it with the line-by-line statement's row for that
-line. A line the reader cannot parse (bad JSON, a repeated key in an object it reads, invalid UTF-8,
-too long, a `message`, `message.headers`, `delivery-status` or `domain` that is no object) makes it
-fail, and that file is then loaded line by line instead. Nothing here ever decides a row differently
-from the line-by-line path.
+converted non-string, a required one that could be blank: it starts with a space, a control
+character or a non-ASCII one) is marked RECHECK; mailgun then replaces it with the line-by-line
+statement's row for that line. A line the reader cannot parse (bad JSON, a repeated key in an object
+it reads, invalid UTF-8, too long, a `message`, `message.headers`, `delivery-status` or `domain` that is
+no object) makes it fail, and that file is then loaded line by line instead. Nothing here ever decides
+a row differently from the line-by-line path.
 
 All candidate files are read by one statement (one for plain files, one for gzipped ones): a file's
 rows carry its number (from the reader's filename column), and its domain, role and name come from
@@ -67,9 +67,10 @@ DOUBTFUL = (
     "THEN TRY_CAST({0} AS DOUBLE) IS NOT NULL WHEN ord({0}) IN (123, 91) THEN true "
     "ELSE {0} IN ('true', 'false') END)"
 )
-# A required value that could be blank (trim() would leave nothing: mailgun_sql's mg_empty) starts with
-# a space or a non-ASCII character (a Unicode space); the exact check is left to the line-by-line path.
-CANNOT_BE_BLANK = "(ord({0}) <> 32 AND ord({0}) < 128)"
+# A required value that could be blank (only white space: mailgun_sql's mg_empty) starts with a space,
+# a control character (a tab, a line break) or a non-ASCII one (a Unicode space); the exact check is left
+# to the line-by-line path.
+CANNOT_BE_BLANK = "(ord({0}) > 32 AND ord({0}) < 128)"
 # Everything in its place, checked with the cheapest operations: the casts fail for anything but a
 # number and a domain.name, when given, is a JSON string. Any other row is marked RECHECK and later
 # replaced by the line-by-line statement's row for the same line, which names the problem exactly.

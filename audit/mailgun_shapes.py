@@ -17,7 +17,10 @@ from collections.abc import Iterable
 
 # Plausible Mailgun timestamps: 2010-01-01 .. 2100-01-01 (epoch seconds).
 MIN_EPOCH, MAX_EPOCH = 1_262_304_000, 4_102_444_800
-RFC3339 = r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})"
+# An RFC 3339 time with its offset; hours, minutes and offsets in range (DuckDB's cast would take 24:00 or
+# +05:75 and shift the time), the date checked by the cast. A leap second (:60) does not cast.
+HOUR_MINUTE = r"([01]\d|2[0-3]):[0-5]\d"
+RFC3339 = rf"\d{{4}}-\d{{2}}-\d{{2}}[Tt ]{HOUR_MINUTE}:[0-5]\d(\.\d{{1,9}})?([Zz]|[+-]{HOUR_MINUTE})"
 
 KNOWN_EVENTS = (
     "accepted", "rejected", "delivered", "failed", "opened", "clicked", "unsubscribed", "complained",

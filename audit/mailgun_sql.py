@@ -49,14 +49,15 @@ MACROS = (
     """CREATE OR REPLACE TEMP MACRO mg_str(f) AS CASE WHEN starts_with(f, '"') THEN
        (CASE WHEN contains(f, '\\') THEN json_extract_string(f, '$') ELSE f[2:-2] END) END""",
     "CREATE OR REPLACE TEMP MACRO mg_absent(f) AS f IS NULL OR f = 'null'",
-    # a string slot whose value may be blank (trim() leaves nothing, as for recipient_norm): it starts
-    # with a space, an escape or a non-ASCII character (a Unicode space); trim() is slow, so only such
-    # values pay for it
+    # a string slot whose value may be blank (only white space): it starts with a space, an escape (a
+    # tab or line break is one in JSON) or a non-ASCII character (a Unicode space); the regular
+    # expression is slow, so only such values pay for it
     """CREATE OR REPLACE TEMP MACRO mg_may_be_blank(f) AS
        starts_with(f, '" ') OR starts_with(f, '"\\') OR ord(f[2:2]) > 127""",
-    # a required string that is absent, null, empty or blank
-    """CREATE OR REPLACE TEMP MACRO mg_empty(f) AS f IS NULL OR f = 'null' OR f = '""'
-       OR (mg_may_be_blank(f) AND trim(mg_str(f)) = '')""",
+    # a required string that is absent, null, empty or blank: only white space, as str.isspace() has
+    # it (trim() leaves tabs and line breaks)
+    """CREATE OR REPLACE TEMP MACRO mg_empty(f) AS f IS NULL OR f = 'null' OR f = '""' OR (mg_may_be_blank(f)
+       AND regexp_full_match(mg_str(f), '[\\s\\x{0b}\\x{1c}-\\x{1f}\\x{85}\\p{Z}]*'))""",
     "CREATE OR REPLACE TEMP MACRO mg_is(f, kind) AS f IS NULL OR f = 'null' OR mg_kind(f) = kind",
     # descriptive text: a string's value, any other JSON value's own text
     """CREATE OR REPLACE TEMP MACRO mg_text(f) AS CASE WHEN starts_with(f, '"') THEN mg_str(f)
@@ -112,6 +113,10 @@ def diagnose(v: list[str]) -> str:
         WHEN event_at IS NULL THEN 'bad_timestamp' END"""
 
 
+# An RFC 3339 @timestamp (checked by shapes.RFC3339) in UTC; upper(): the cast takes only T and Z.
+AT = "timezone('UTC', TRY_CAST(upper(mg_str({0})) AS TIMESTAMPTZ))"
+
+
 def event_at(v: list[str]) -> str:
     """Epoch seconds (v3, webhooks, flat) or an RFC 3339 @timestamp (Logs API), within 2010-2100."""
     return f"""CASE WHEN mg_kind({v[2]}) = 'number' THEN
@@ -119,8 +124,7 @@ def event_at(v: list[str]) -> str:
                  THEN make_timestamp(CAST(round(TRY_CAST({v[2]} AS DOUBLE) * 1e6) AS BIGINT)) END
         WHEN mg_absent({v[2]}) AND mg_kind({v[3]}) = 'string'
              AND regexp_full_match(mg_str({v[3]}), '{shapes.RFC3339}') THEN
-            (CASE WHEN timezone('UTC', TRY_CAST(mg_str({v[3]}) AS TIMESTAMPTZ)) BETWEEN $lo_at AND $hi_at
-                  THEN timezone('UTC', TRY_CAST(mg_str({v[3]}) AS TIMESTAMPTZ)) END) END"""
+            (CASE WHEN {AT.format(v[3])} BETWEEN $lo_at AND $hi_at THEN {AT.format(v[3])} END) END"""
 
 
 def values(v: list[str]) -> str:

@@ -109,6 +109,14 @@ def test_mail_kind_comes_from_the_subject_before_the_bar_without_case(
     assert con.execute("SELECT mail_kind FROM stg_events WHERE event_id = 's'").fetchall() == [(kind,)]
 
 
+def logs_line(eid: str, at: str) -> str:
+    """A Logs API item: its time is an RFC 3339 @timestamp instead of epoch seconds."""
+    return json.dumps({k: v for k, v in item(eid).items() if k != "timestamp"} | {"@timestamp": at})
+
+
+# Out of range in ways DuckDB's cast would take and shift: minute 75 of an offset, a 24-hour offset, hour 24.
+IMPOSSIBLE_AT = ["2026-11-13T06:03:20+05:75", "2026-11-13T06:03:20+24:00", "2026-11-13T24:00:00Z"]
+
 BROKEN = [
     ("not json", "not_json"),
     ('{"id": "x", "event": "delivered"', "not_json"),  # truncated line
@@ -123,6 +131,9 @@ BROKEN = [
     (line("a", recipient=" "), "missing_recipient"),  # blank: trim() leaves nothing
     (line("a", id="\u00a0 \u3000"), "missing_id"),
     (line("a", event="  "), "missing_event"),
+    (line("a", recipient="\t"), "missing_recipient"),  # white space that trim() leaves
+    (line("a", event="\r\n\u000b\u000c"), "missing_event"),
+    (line("a", id="\u2028\u0085"), "missing_id"),
     (line("a", id=42), "bad_type"),
     (line("a", event=["delivered"]), "bad_type"),
     (line("a", timestamp="1763630000.5"), "bad_type"),
@@ -135,6 +146,7 @@ BROKEN = [
     (line("a", domain="mg.gitlab.com"), "bad_type"),
     (line("a", timestamp=12.0), "bad_timestamp"),
     (line("a", timestamp=9e12), "bad_timestamp"),
+    *[(logs_line("a", at), "bad_timestamp") for at in IMPOSSIBLE_AT],
     ('{"id": "a", "id": "b", "event": "delivered", "timestamp": 1763630000.5, "recipient": "a@b.c"}', "duplicate_key"),
     ('{"id": "a", "event": "delivered", "timestamp": 1763630000.5, "recipient": "a@b.c", "tags": [], "tags": []}', "duplicate_key"),
     (line("a", message={"headers": {"subject": "x"}}).replace('"subject": "x"', '"subject": "x", "subject": "y"'), "duplicate_key"),
@@ -488,3 +500,15 @@ def test_a_copy_of_an_event_the_state_holds_is_a_duplicate_listed_when_it_differ
         (4, "conflicting_duplicate", f"item 2: {same} but different content; that copy was kept"),
     ]
     assert con.execute("SELECT event_id FROM stg_events ORDER BY 1").fetchall() == [("b",), ("d",)]
+
+
+def test_an_rfc_3339_timestamp_in_lower_case_is_read_at_its_instant(tmp_path: Path, path_kind: str) -> None:
+    lines = [
+        *good(5),
+        logs_line("a", "2026-11-13t06:03:20.5-08:00"),
+        logs_line("b", "2026-11-13 14:03:20.5z"),
+    ]
+    _, rejects, con = load(tmp_path, "\n".join(lines) + "\n")
+    assert rejects == []
+    at = con.execute("SELECT DISTINCT event_at FROM stg_events WHERE event_id IN ('a', 'b')").fetchall()
+    assert at == [(dt.datetime(2026, 11, 13, 14, 3, 20, 500000),)]
