@@ -22,11 +22,19 @@ import duckdb
 import pyarrow as pa
 
 from audit.config import Config, EventsInput
-from audit.errors import InputError
+from audit.errors import DataError, InputError
 from audit.inputs import InputStats, Rejects, expand, sha256_hex, unseen
-from audit.lineblocks import Block, line_blocks
+from audit.lineblocks import line_blocks
 from audit.mailgun_dedup import create_empty_events, deduplicate
-from audit.mailgun_docs import PageError, looks_like_document, page_items, read_document, split_document
+from audit.mailgun_docs import (
+    PageError,
+    item_table,
+    opens_document,
+    page_items,
+    read_document,
+    second_line_is_an_object,
+    split_document,
+)
 from audit.mailgun_facts import Facts, account, file_facts
 from audit.mailgun_fast import RECHECK, Candidate, Outcome, load_fast
 from audit.mailgun_scan import wanted_lines
@@ -178,15 +186,25 @@ def _load_lines(
     bound: dict[str, Any],
     rejects: Rejects,
     keys: _KeyLists,
+    documents: bool = True,
 ) -> None:
-    """The line-by-line path: every shape, every problem, one DuckDB statement per block of lines."""
+    """The line-by-line path: every shape, every problem, one DuckDB statement per block of lines.
+
+    A file whose first line opens a document is read as one (`documents`), unless that fails and its
+    second line is a whole JSON object: then it is JSON lines whose first line was cut short."""
     raw = RawFile(f.path)
     blocks = line_blocks(raw, cfg.max_line_bytes)
     early = 0
     for block in blocks:
-        if f.stats.lines == 0 and _opens_document(block, f.path):
+        if documents and f.stats.lines == 0 and opens_document(block, f.path):
             blocks.close()
-            _load_document(con, cfg, f, bound, rejects, keys)
+            try:
+                _load_document(con, cfg, f, bound, rejects, keys)
+            except DataError:
+                if not second_line_is_an_object(head(f.path)):
+                    raise
+                log.info("%s: not a document after all (its second line is an event): line by line", f.path)
+                _load_lines(con, cfg, f, bound, rejects, keys, documents=False)
             return
         f.stats.lines += block.count
         for line, code, text, sha in block.rejects:
@@ -220,17 +238,6 @@ def _insert(
     keys.learn(con, int(bound["file_no"]))
 
 
-def _opens_document(block: Block, path: Path) -> bool:
-    """Is the first block's first non-blank line the start of a JSON document? A first line too long
-    for the block's text (rejected unread) is looked at from the file's first bytes."""
-    if block.table is None:
-        return looks_like_document(head(path).partition("\n")[0])
-    for text in block.table.column("raw").slice(0, 1000).to_pylist():
-        if text.strip():
-            return looks_like_document(text)
-    return False
-
-
 def _load_document(
     con: duckdb.DuckDBPyConnection,
     cfg: Config,
@@ -248,19 +255,9 @@ def _load_document(
     f.stats.continuation_lines = doc.lines - doc.blank_lines - doc.starts
     f.stats.notes["document"] = {"values": doc.starts, "api_pages": doc.pages}
     for start in range(0, len(doc.rows), ITEM_BATCH):
-        _insert(con, _item_table(doc.rows[start : start + ITEM_BATCH]), bound, True, keys)
+        _insert(con, item_table(doc.rows[start : start + ITEM_BATCH]), bound, True, keys)
     f.stats.rows_from_lines(doc.starts, extra_rows=len(doc.rows) - doc.starts)
     _collect(con, cfg, f, rejects, 0)
-
-
-def _item_table(rows: list[tuple[int, int | None, str]]) -> pa.Table:
-    return pa.table(
-        {
-            "line": pa.array([r[0] for r in rows], pa.int64()),
-            "item": pa.array([r[1] for r in rows], pa.int32()),
-            "raw": pa.array([r[2] for r in rows], pa.large_string()),
-        }
-    )
 
 
 def _expand_pages(con: duckdb.DuckDBPyConnection, f: _File, bound: dict[str, Any], keys: _KeyLists) -> None:
@@ -290,10 +287,10 @@ def _expand_pages(con: duckdb.DuckDBPyConnection, f: _File, bound: dict[str, Any
         empty += not items
         pending += [(line, n, item) for n, (_, item) in enumerate(items, start=1)]
         if len(pending) >= ITEM_BATCH:
-            _insert(con, _item_table(pending), bound, True, keys)
+            _insert(con, item_table(pending), bound, True, keys)
             pending = []
     if pending:
-        _insert(con, _item_table(pending), bound, True, keys)
+        _insert(con, item_table(pending), bound, True, keys)
     if pages:
         con.execute("UPDATE mg_rows SET page = NULL WHERE file_no = ? AND code = 'page'", [f.no]).fetchall()
         f.stats.notes["api_pages"] = len(pages)

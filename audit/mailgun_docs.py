@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from audit.errors import DataError
+from audit.lineblocks import Block
 from audit.mailgun_shapes import is_api_page
-from audit.rawlines import RawFile
+from audit.rawlines import RawFile, head
 
 MAX_DOCUMENT_BYTES = 256 << 20
 WHITESPACE = " \t\r\n"
@@ -172,6 +174,41 @@ def looks_like_document(first_line: str) -> bool:
     if line[-1:] in ("{", "[") or (line[-1:] == "," and _open_brackets(line) > 0):  # it goes on below
         return True
     return line[:1] == "[" and line[1:].lstrip()[:1] == "{"
+
+
+def opens_document(block: Block, path: Path) -> bool:
+    """Is the first block's first non-blank line the start of a JSON document? A first line too long
+    for the block's text (rejected unread) is looked at from the file's first bytes."""
+    if block.table is None:
+        return looks_like_document(head(path).partition("\n")[0])
+    for text in block.table.column("raw").slice(0, 1000).to_pylist():
+        if text.strip():
+            return looks_like_document(text)
+    return False
+
+
+def item_table(rows: list[tuple[int, int | None, str]]) -> pa.Table:
+    """Rows of a document or page as the line-by-line statement takes them (line, item, raw)."""
+    return pa.table(
+        {
+            "line": pa.array([r[0] for r in rows], pa.int64()),
+            "item": pa.array([r[1] for r in rows], pa.int32()),
+            "raw": pa.array([r[2] for r in rows], pa.large_string()),
+        }
+    )
+
+
+def second_line_is_an_object(text: str) -> bool:
+    """Is the second non-blank line of this text (a file's first bytes) a whole JSON object? A file
+    whose first line opens a document but does not parse as one is then JSON lines, the first cut short
+    (`{"id": "a",`): one rejected line, not a failed run."""
+    lines = [line for line in text.split("\n") if line.strip(WHITESPACE)][:2]
+    if len(lines) < 2:
+        return False
+    try:
+        return isinstance(json.loads(lines[1]), dict)
+    except ValueError:
+        return False
 
 
 def _open_brackets(text: str) -> int:

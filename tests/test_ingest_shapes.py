@@ -195,6 +195,34 @@ def test_a_first_line_with_a_stray_comma_after_its_item_is_a_rejected_line(tmp_p
     )
 
 
+@pytest.mark.parametrize("cut", ['"log-level": "error",', '"envelope": {', '"tags": ['])
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_first_line_cut_where_a_document_would_go_on_is_a_rejected_line(
+    tmp_path: Path, cut: str, gz: bool
+) -> None:
+    """A JSON-lines dump whose first line ends as a pretty-printed document's would (after a comma, an
+    opening brace or bracket): it is read as a document first, and when that fails and the second line
+    is a whole event, as JSON lines with the first line rejected."""
+    events = [json.dumps(V3 | {"id": f"a{n}", "tags": []}) for n in range(30)]
+    first = events[0]
+    events[0] = first[: first.index(cut) + len(cut)]
+    path = tmp_path / ("d.jsonl.gz" if gz else "d.jsonl")
+    data = ("\n".join(events) + "\n").encode()
+    path.write_bytes(gzip.compress(data) if gz else data)
+    con, rejects = duckdb.connect(), Rejects()
+    stats = load_events(con, Config(), (EventsInput("mg.gitlab.com", str(path)),), rejects)[0]
+    assert (stats.rows_read, stats.rows_loaded, stats.rows_rejected) == (30, 29, 1)
+    assert [(r[1], r[2]) for r in rejects.rows] == [(1, "not_json")]
+    assert "document" not in stats.notes
+
+
+def test_a_broken_document_whose_second_line_is_no_event_still_stops_the_run(tmp_path: Path) -> None:
+    path = tmp_path / "page.json"
+    path.write_text('{"items": [\n' + json.dumps(V3) + ",\n" + json.dumps(V3)[:40] + "\n")
+    with pytest.raises(DataError, match="multi-line JSON document cannot be parsed"):
+        load_events(duckdb.connect(), Config(), (EventsInput("mg.gitlab.com", str(path)),), Rejects())
+
+
 def _repeat_first_key(text: str, inside: str) -> str:
     """The JSON text with the first key of the object that follows `inside` written twice."""
     at = text.index(inside) + len(inside)
