@@ -66,8 +66,16 @@ def connect(cfg: Config, folder: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def is_resource_failure(exc: duckdb.Error) -> bool:
+    """No room to work in (memory, or disk for spilled data or a database file): not the fault of any
+    input, and the next statement would fail too."""
+    return isinstance(
+        exc, (duckdb.OutOfMemoryException, duckdb.FatalException, duckdb.InterruptException)
+    ) or any(words in str(exc) for words in DISK_FULL)
+
+
 @contextlib.contextmanager
-def resource_failures(cfg: Config, folder: Path) -> Iterator[None]:
+def resource_failures(cfg: Config) -> Iterator[None]:
     """A full disk under DuckDB's own files exits 73 naming them; running out of memory within
     [duckdb] memory_limit exits 78 naming the key. Any other DuckDB error stays an internal one."""
     try:
@@ -75,7 +83,8 @@ def resource_failures(cfg: Config, folder: Path) -> Iterator[None]:
     except duckdb.Error as exc:
         text = str(exc)
         database = debug_database(cfg)
-        place = database if database is not None and str(database) in text else spill_folder(cfg, folder)
+        # the spill folder goes when the run ends: name the folder it was made in
+        place = database if database is not None and str(database) in text else cfg.temp_directory or cfg.out
         if any(words in text for words in DISK_FULL):
             if place == database:
                 what, advice = "the --debug database", "free space there"

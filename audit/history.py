@@ -57,8 +57,6 @@ STATE_TABLES: dict[str, dict[str, str]] = {
     },
     "accounts": {**STG_ACCOUNTS, "as_of": "DATE"},  # the newest run's accounts, for lookup
 }
-# The date column by which each state table is read "as of before" a run's date (load_history).
-BEFORE = {"runs": "as_of", "findings": "as_of", "events": "first_as_of", "dumps": "first_as_of"}
 # Events the checks need: resets and confirmations, every failure or complaint, every delivery to a
 # recipient that ever failed (it decides whether the failure still stands), and the latest delivery
 # to any other recipient (the evidence "last delivered" when a failure comes later). `latest_delivery`
@@ -121,16 +119,15 @@ def _attach_with_retry(con: duckdb.DuckDBPyConnection, path: Path, read_only: bo
 
 
 def load_history(con: duckdb.DuckDBPyConnection, path: Path, as_of: dt.date) -> None:
-    """Copy the state as it was before as_of into hist_* tables: the runs and findings of earlier dates,
-    and the events and dumps first read before it. A re-run of a date so reads that date's dumps again
-    and gives the same reports, rejects included (save_history replaces what its first run saved).
+    """Copy the state into hist_* tables: findings and runs before as_of, all events and dumps (a
+    re-run of a date given all its dumps again reads them again: incremental.new_dumps).
 
     The accounts stay in the file: only `lookup` reads them (and save_history compares with them).
     """
     try:
         with attached(con, path, read_only=True):
             for name in (n for n in STATE_TABLES if n != "accounts"):
-                where = f" WHERE {BEFORE[name]} < $as_of" if name in BEFORE else ""
+                where = " WHERE as_of < $as_of" if name in ("runs", "findings") else ""
                 params = {"as_of": as_of} if where else {}
                 copy = f"CREATE OR REPLACE TABLE hist_{name} AS SELECT * FROM state.{name}{where}"  # noqa: S608
                 con.execute(copy, params)
@@ -190,9 +187,14 @@ def _save(con: duckdb.DuckDBPyConnection, as_of: dt.date, run: dict[str, Any], r
     # What to keep is decided once, in memory, over the state's events (hist_events) and this run's
     # (stg_events already holds the former when dumps were given): insert the kept events the state
     # lacks, delete the state's events no longer kept (deliveries superseded by a newer one). What an
-    # earlier run of this date read is replaced: this run read its dumps again (load_history).
-    con.execute("DELETE FROM state.events WHERE first_as_of = $as_of", p)
-    con.execute("DELETE FROM state.dumps WHERE first_as_of = $as_of", p)
+    # earlier run of this date read is replaced when this run read all its dumps again (new_dumps then
+    # took them out of hist_dumps); otherwise it stays.
+    for table in ("events", "dumps"):
+        con.execute(
+            f"DELETE FROM state.{table} WHERE first_as_of = $as_of "  # noqa: S608 - table names
+            "AND NOT EXISTS (SELECT 1 FROM hist_dumps WHERE first_as_of = $as_of)",
+            p,
+        )
     columns = ", ".join(STG_EVENTS)
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW all_events AS SELECT {columns} FROM stg_events UNION ALL "  # noqa: S608

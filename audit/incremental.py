@@ -27,12 +27,19 @@ STATE_EVENTS = "hist_events"  # the state's events in the run's database (histor
 
 
 def new_dumps(
-    con: duckdb.DuckDBPyConnection, inputs: tuple[EventsInput, ...]
+    con: duckdb.DuckDBPyConnection, inputs: tuple[EventsInput, ...], as_of: dt.date
 ) -> tuple[tuple[EventsInput, ...], list[dict[str, Any]]]:
     """Split the given dumps into those to read now (one input per file) and those already read.
 
     A dump is known by its bytes *and* the domain it was given for: the same bytes given for another
     domain are that domain's events, not read before."""
+    named: set[Path] = set()
+    given: list[tuple[str, Path, str]] = []  # (domain, path, sha256), in input order
+    for item in inputs:
+        paths = unseen(expand(item.pattern), named)
+        sha256_many(paths)
+        given += [(item.domain, path, sha256_of(path)[0]) for path in paths]
+    _read_again(con, as_of, {(sha, domain) for domain, _, sha in given})
     known = {
         (sha, domain): first
         for sha, domain, first in con.execute(
@@ -41,20 +48,32 @@ def new_dumps(
     }
     to_read: list[EventsInput] = []
     skipped: list[dict[str, Any]] = []
-    named: set[Path] = set()
-    for item in inputs:
-        paths = unseen(expand(item.pattern), named)
-        sha256_many(paths)
-        for path in paths:
-            sha, _ = sha256_of(path)
-            if (sha, item.domain) in known:
-                skipped.append({"path": str(path), "domain": item.domain, "sha256": sha,
-                                "read_on": known[sha, item.domain].isoformat()})  # fmt: skip
-            else:
-                to_read.append(EventsInput(item.domain, glob.escape(str(path))))
+    for domain, path, sha in given:
+        if (sha, domain) in known:
+            skipped.append({"path": str(path), "domain": domain, "sha256": sha,
+                            "read_on": known[sha, domain].isoformat()})  # fmt: skip
+        else:
+            to_read.append(EventsInput(domain, glob.escape(str(path))))
     if skipped:
         log.info("%d dump(s) already read by an earlier run are skipped", len(skipped))
     return tuple(to_read), skipped
+
+
+def _read_again(con: duckdb.DuckDBPyConnection, as_of: dt.date, given: set[tuple[str, str]]) -> None:
+    """A re-run of a date given every dump its earlier run read reads them again, so it gives the same
+    reports, rejects included; history.save_history then replaces what that run kept. Given fewer, the
+    dumps it read stay known and their events kept: nothing the state alone holds is lost."""
+    dated = set(
+        con.execute(
+            "SELECT sha256, domain FROM hist_dumps WHERE first_as_of = $as_of", {"as_of": as_of}
+        ).fetchall()
+    )
+    if dated and dated <= given:
+        for table in ("hist_events", "hist_dumps"):
+            con.execute(f"DELETE FROM {table} WHERE first_as_of = $as_of", {"as_of": as_of})  # noqa: S608
+        log.info(
+            "re-run of %s with all %d dump(s) it read: they are read again", as_of.isoformat(), len(dated)
+        )
 
 
 def reclassify_state_events(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:

@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from audit.config import Config, EventsInput
-from audit.errors import DataError, InputError
+from audit.errors import InputError
 from audit.inputs import InputStats, Rejects, expand, sha256_hex, unseen
 from audit.lineblocks import line_blocks
 from audit.mailgun_dedup import create_empty_events, deduplicate
@@ -32,7 +32,6 @@ from audit.mailgun_docs import (
     opens_document,
     page_items,
     read_document,
-    second_line_is_an_object,
     split_document,
 )
 from audit.mailgun_facts import Facts, account, file_facts
@@ -40,7 +39,7 @@ from audit.mailgun_fast import RECHECK, Candidate, Outcome, load_fast
 from audit.mailgun_scan import wanted_lines
 from audit.mailgun_shapes import key_problems
 from audit.mailgun_sql import MACROS, MG_ROWS, bind, block_sql, class_lists, params, role
-from audit.rawlines import CR_ONLY, RawFile, bare_cr, head
+from audit.rawlines import CR_ONLY, RawFile, bare_cr
 
 __all__ = ["create_empty_events", "load_events"]
 log = logging.getLogger(__name__)
@@ -186,25 +185,15 @@ def _load_lines(
     bound: dict[str, Any],
     rejects: Rejects,
     keys: _KeyLists,
-    documents: bool = True,
 ) -> None:
-    """The line-by-line path: every shape, every problem, one DuckDB statement per block of lines.
-
-    A file whose first line opens a document is read as one (`documents`), unless that fails and its
-    second line is a whole JSON object: then it is JSON lines whose first line was cut short."""
+    """The line-by-line path: every shape, every problem, one DuckDB statement per block of lines."""
     raw = RawFile(f.path)
     blocks = line_blocks(raw, cfg.max_line_bytes)
     early = 0
     for block in blocks:
-        if documents and f.stats.lines == 0 and opens_document(block, f.path):
+        if f.stats.lines == 0 and opens_document(block, f.path):
             blocks.close()
-            try:
-                _load_document(con, cfg, f, bound, rejects, keys)
-            except DataError:
-                if not second_line_is_an_object(head(f.path)):
-                    raise
-                log.info("%s: not a document after all (its second line is an event): line by line", f.path)
-                _load_lines(con, cfg, f, bound, rejects, keys, documents=False)
+            _load_document(con, cfg, f, bound, rejects, keys)
             return
         f.stats.lines += block.count
         for line, code, text, sha in block.rejects:

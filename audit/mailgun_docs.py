@@ -63,6 +63,7 @@ def _decode(text: str, pos: int) -> tuple[object, int]:
 
 
 # A JSON string (skipped whole), a non-standard constant or a bracket: what the line-level scans look at.
+_FIRST_KEY = re.compile(r'\s*\{\s*("(?:[^"\\]|\\.)*")\s*:')  # an object's first key, as written
 _LEXEME = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|-?Infinity|NaN|[\[\]{}]')
 
 
@@ -178,13 +179,26 @@ def looks_like_document(first_line: str) -> bool:
 
 def opens_document(block: Block, path: Path) -> bool:
     """Is the first block's first non-blank line the start of a JSON document? A first line too long
-    for the block's text (rejected unread) is looked at from the file's first bytes."""
+    for the block's text (rejected unread) is looked at from the file's first bytes. One that looks
+    like a start is not when the next line is a whole JSON object with the same first key: that is a
+    JSON-lines dump whose first line was cut short (`{"id": "a",`), one rejected line."""
     if block.table is None:
-        return looks_like_document(head(path).partition("\n")[0])
-    for text in block.table.column("raw").slice(0, 1000).to_pylist():
-        if text.strip():
-            return looks_like_document(text)
-    return False
+        first = head(path).partition("\n")[0]
+    else:
+        first = next((t for t in block.table.column("raw").slice(0, 1000).to_pylist() if t.strip()), "")
+    return looks_like_document(first) and not _cut_short(first, head(path))
+
+
+def _cut_short(first: str, text: str) -> bool:
+    """Is `first` the cut start of a line like the second non-blank line of `text`?"""
+    second = [line for line in text.split("\n") if line.strip(WHITESPACE)][1:2]
+    key, other = _FIRST_KEY.match(first), _FIRST_KEY.match(second[0]) if second else None
+    if key is None or other is None or key.group(1) != other.group(1):
+        return False
+    try:
+        return isinstance(json.loads(second[0]), dict)
+    except ValueError:
+        return False
 
 
 def item_table(rows: list[tuple[int, int | None, str]]) -> pa.Table:
@@ -196,19 +210,6 @@ def item_table(rows: list[tuple[int, int | None, str]]) -> pa.Table:
             "raw": pa.array([r[2] for r in rows], pa.large_string()),
         }
     )
-
-
-def second_line_is_an_object(text: str) -> bool:
-    """Is the second non-blank line of this text (a file's first bytes) a whole JSON object? A file
-    whose first line opens a document but does not parse as one is then JSON lines, the first cut short
-    (`{"id": "a",`): one rejected line, not a failed run."""
-    lines = [line for line in text.split("\n") if line.strip(WHITESPACE)][:2]
-    if len(lines) < 2:
-        return False
-    try:
-        return isinstance(json.loads(lines[1]), dict)
-    except ValueError:
-        return False
 
 
 def _open_brackets(text: str) -> int:

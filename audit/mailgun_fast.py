@@ -35,6 +35,7 @@ from typing import Any
 
 import duckdb
 
+from audit.database import is_resource_failure
 from audit.mailgun_proof import verify
 from audit.mailgun_scan import Scan, scan
 from audit.mailgun_sql import RECIPIENT_NORM, SUBJECT_KIND, bind
@@ -84,8 +85,6 @@ FAST_OK = (
     "AND (domain_text IS NULL OR starts_with(domain_text, '\"'))"
 )
 RECHECK = "recheck"
-# Errors of the database itself, not of a file the reader reads (database.resource_failures reports them).
-RESOURCE_FAILURES = (duckdb.OutOfMemoryException, duckdb.FatalException, duckdb.InterruptException)
 
 # The input's own domain has its role worked out once per file ($roles); an item's domain.name is
 # looked up (the same rule as mailgun_sql.ROLE, per file).
@@ -236,9 +235,9 @@ def _statement(
     sql = sql.replace("{compression}", compression)
     try:
         con.execute(sql, bind(sql, {**params, "read": [c.path for c in files]})).fetchall()
-    except RESOURCE_FAILURES:
-        raise  # no room to work in (memory, spill disk): not the file's fault; the next statement fails too
     except duckdb.Error as exc:
+        if is_resource_failure(exc):
+            raise  # database.resource_failures gives it its exit code
         return str(exc)
     return None
 

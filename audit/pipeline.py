@@ -120,7 +120,7 @@ def run_audit(cfg: Config) -> RunResult:
         check_publishable(cfg.out, as_of)
         folder = staging_folder(cfg.out, as_of)
         try:
-            with resource_failures(cfg, folder):
+            with resource_failures(cfg):
                 result, manifest = _run_in_database(cfg, folder, timer, started_at)
             manifest.update(events_pruned=result.events_pruned, stages=result.stages)
             manifest["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -163,7 +163,7 @@ def _run(con: duckdb.DuckDBPyConnection, cfg: Config, folder: Path, timer: _Time
         result.inputs.append(load_accounts(con, cfg, cfg.accounts, rejects))
     with timer.stage("load_events"):
         if cfg.events:
-            to_read, result.dumps_skipped = new_dumps(con, cfg.events)
+            to_read, result.dumps_skipped = new_dumps(con, cfg.events, cfg.as_of)
             event_stats = load_events(con, cfg, to_read, rejects, STATE_EVENTS) if to_read else []
             if not to_read:
                 create_empty_events(con)

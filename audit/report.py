@@ -92,7 +92,7 @@ def check_publishable(out: Path, as_of: str) -> None:
     """Refuse, before any work, what publish could not finish cleanly: an OUT/<as-of> or OUT/latest
     that the job did not make (a file where its folder goes, a folder where its link goes)."""
     final, latest = out / as_of, out / "latest"
-    if final.exists() and not final.is_dir():
+    if os.path.lexists(final) and not final.is_dir():  # a file, or a link to nothing
         raise OutputError(
             "is not a folder, so this date's reports cannot go here: move it away", file=str(final)
         )
@@ -111,13 +111,19 @@ def publish(staged: Path, out: Path, as_of: str) -> Path:
         if final.exists():
             os.rename(final, retired)
         os.rename(staged, final)
-        _point_latest(out, as_of)
     except OSError as exc:
         if retired.exists() and not final.exists():  # put the date's earlier reports back
             with contextlib.suppress(OSError):
                 os.rename(retired, final)
         raise OutputError(f"cannot publish reports: {exc.strerror}", file=str(final)) from None
     shutil.rmtree(retired, ignore_errors=True)  # published: a leftover is tidied by the next run (recover)
+    try:
+        _point_latest(out, as_of)
+    except OSError as exc:
+        raise OutputError(
+            f"the reports are published in {final}, but this link cannot point at them: {exc.strerror}",
+            file=str(out / "latest"),
+        ) from None
     return final
 
 

@@ -201,8 +201,8 @@ def test_a_first_line_cut_where_a_document_would_go_on_is_a_rejected_line(
     tmp_path: Path, cut: str, gz: bool
 ) -> None:
     """A JSON-lines dump whose first line ends as a pretty-printed document's would (after a comma, an
-    opening brace or bracket): it is read as a document first, and when that fails and the second line
-    is a whole event, as JSON lines with the first line rejected."""
+    opening brace or bracket): the next line is a whole object with the same first key, so the file is
+    JSON lines with its first line rejected."""
     events = [json.dumps(V3 | {"id": f"a{n}", "tags": []}) for n in range(30)]
     first = events[0]
     events[0] = first[: first.index(cut) + len(cut)]
@@ -216,11 +216,26 @@ def test_a_first_line_cut_where_a_document_would_go_on_is_a_rejected_line(
     assert "document" not in stats.notes
 
 
-def test_a_broken_document_whose_second_line_is_no_event_still_stops_the_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (
+            '{"items": [\n' + json.dumps(V3) + ",\n" + json.dumps(V3)[:40] + "\n",
+            4,
+        ),  # item per line, cut: the end
+        ('{"items": [\n' + json.dumps(V3) + "\n", 3),  # one item, the page never closed: the end
+        (
+            "[" + json.dumps(V3) + "]\n" + json.dumps(V3 | {"id": "b"})[:40] + "\n",
+            2,
+        ),  # an array, then a cut line
+    ],
+)
+def test_a_broken_document_stops_the_run_naming_where_it_breaks(tmp_path: Path, text: str, line: int) -> None:
     path = tmp_path / "page.json"
-    path.write_text('{"items": [\n' + json.dumps(V3) + ",\n" + json.dumps(V3)[:40] + "\n")
-    with pytest.raises(DataError, match="multi-line JSON document cannot be parsed"):
+    path.write_text(text)
+    with pytest.raises(DataError, match="multi-line JSON document cannot be parsed") as caught:
         load_events(duckdb.connect(), Config(), (EventsInput("mg.gitlab.com", str(path)),), Rejects())
+    assert caught.value.line == line
 
 
 def _repeat_first_key(text: str, inside: str) -> str:

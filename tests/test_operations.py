@@ -153,7 +153,7 @@ def test_a_full_disk_under_the_debug_database_exits_73_and_publishes_nothing(tmp
     assert snapshot(out / "2026-11-19") == before
 
 
-def test_a_spill_with_no_room_exits_73_naming_the_spill_folder(tmp_path: Path) -> None:
+def test_a_spill_with_no_room_exits_73_naming_where_it_spills(tmp_path: Path) -> None:
     """DuckDB's own cap on its spill files (by default the free space of their disk) stands in for a
     full disk: the error it raises in the middle of a pass names the folder and the setting to change."""
     from audit.config import Config
@@ -162,14 +162,40 @@ def test_a_spill_with_no_room_exits_73_naming_the_spill_folder(tmp_path: Path) -
 
     cfg = Config(out=tmp_path / "out", memory_limit="64MB")
     folder = tmp_path / "staging"
-    with pytest.raises(OutputError) as caught, resource_failures(cfg, folder):
+    with pytest.raises(OutputError) as caught, resource_failures(cfg):
         con = connect(cfg, folder)
         con.execute("SET max_temp_directory_size = '1MB'")
         con.execute("CREATE TABLE t AS SELECT range AS n, repeat('x', 100) || range AS s FROM range(3000000)")
-    assert caught.value.exit_code == 73 and caught.value.file == str(folder / ".spill")
+    assert caught.value.exit_code == 73 and caught.value.file == str(cfg.out)  # the spill folder is gone
     assert caught.value.message.startswith("DuckDB cannot write the data it spills: no room on its disk (")
     assert "failed to offload" in caught.value.message and "\n" not in caught.value.message
     assert caught.value.message.endswith("set [duckdb] temp_directory to a disk with room")
+
+
+@pytest.mark.parametrize(
+    ("error", "resource"),
+    [  # DuckDB's words, as seen on a full tmpfs and under a file size limit
+        (
+            duckdb.IOException('Could not write file "/o/.spill/duckdb_temp_storage.tmp": File too large'),
+            True,
+        ),
+        (duckdb.OutOfMemoryException("failed to offload data block of size 128.0 KiB"), True),
+        (
+            duckdb.TransactionException(
+                'Failed to commit: Could not write file "d.wal": No space left on device'
+            ),
+            True,
+        ),
+        (duckdb.InvalidInputException('Malformed JSON in file "d.jsonl", at byte 1 in record 2'), False),
+        (duckdb.IOException('No files found that match the pattern "d.jsonl"'), False),
+    ],
+)
+def test_resource_failures_are_told_from_problems_of_a_file(error: duckdb.Error, resource: bool) -> None:
+    """The fast reader sends a file line by line when DuckDB's reader fails on it, but not when the
+    database has no room to work: that would hide the cause and fail again, slower."""
+    from audit.database import is_resource_failure
+
+    assert is_resource_failure(error) is resource
 
 
 def test_running_out_of_memory_exits_78_naming_the_memory_limit(tmp_path: Path) -> None:
@@ -215,7 +241,7 @@ def test_a_run_killed_at_any_stage_leaves_earlier_reports_intact(tmp_path: Path,
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".") and p.name != ".lock") == []
 
 
-@pytest.mark.parametrize("blocker", ["date", "latest"])
+@pytest.mark.parametrize("blocker", ["date", "dangling link", "latest"])
 def test_a_file_where_the_reports_go_stops_the_run_before_it_saves_anything(
     tmp_path: Path, blocker: str
 ) -> None:
@@ -227,6 +253,9 @@ def test_a_file_where_the_reports_go_stops_the_run_before_it_saves_anything(
     if blocker == "date":
         (in_the_way := out / AS_OF).write_text("notes")
         reason = "is not a folder, so this date's reports cannot go here: move it away"
+    elif blocker == "dangling link":
+        (in_the_way := out / AS_OF).symlink_to(tmp_path / "gone")
+        reason = "is not a folder, so this date's reports cannot go here: move it away"
     else:
         (out / "latest").unlink()
         (in_the_way := out / "latest").mkdir()
@@ -234,10 +263,39 @@ def test_a_file_where_the_reports_go_stops_the_run_before_it_saves_anything(
     code, _, stderr = cli(*sample_args(out), "--quiet")
     assert code == 73 and stderr == f"account-audit: error: {in_the_way}: {reason}\n"
     assert (out / "state.duckdb").read_bytes() == state
-    assert (in_the_way.read_text() == "notes") if blocker == "date" else list(in_the_way.iterdir()) == []
+    if blocker == "date":
+        assert in_the_way.read_text() == "notes"
+    elif blocker == "dangling link":
+        assert os.readlink(in_the_way) == str(tmp_path / "gone")
+    else:
+        assert list(in_the_way.iterdir()) == []
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [".lock", "2026-11-19", "latest", "state.duckdb"] + ([AS_OF] if blocker == "date" else [])
+        [".lock", "2026-11-19", "latest", "state.duckdb"] + ([] if blocker == "latest" else [AS_OF])
     )
+
+
+def test_a_publish_that_cannot_swap_puts_the_dates_earlier_reports_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from audit import report
+    from audit.errors import OutputError
+
+    out, staged = tmp_path / "out", tmp_path / "out" / ".tmp-new"
+    (out / AS_OF).mkdir(parents=True)
+    (out / AS_OF / "findings.csv").write_text("yesterday's")
+    staged.mkdir()
+    real = os.rename
+
+    def refuse_the_new(source: object, target: object) -> None:
+        if Path(str(source)) == staged:
+            raise PermissionError(1, "Operation not permitted")
+        real(source, target)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(report.os, "rename", refuse_the_new)
+    with pytest.raises(OutputError, match="cannot publish reports: Operation not permitted"):
+        report.publish(staged, out, AS_OF)
+    assert (out / AS_OF / "findings.csv").read_text() == "yesterday's"
+    assert sorted(p.name for p in out.iterdir()) == [".tmp-new", AS_OF]
 
 
 def test_rerunning_a_date_replaces_it_with_identical_reports(tmp_path: Path) -> None:
@@ -277,6 +335,60 @@ def test_rerunning_a_date_replaces_it_with_identical_reports(tmp_path: Path) -> 
     assert manifest(out / AS_OF) == first_manifest and state() == first_state
     first.pop("manifest.json"), second.pop("manifest.json")
     assert first == second
+
+
+def state_rows(out: Path) -> list[tuple[object, ...]]:
+    with duckdb.connect(str(out / "state.duckdb"), read_only=True) as con:
+        return [
+            *con.execute("SELECT * FROM events ORDER BY ALL").fetchall(),
+            *con.execute("SELECT * FROM dumps ORDER BY ALL").fetchall(),
+        ]
+
+
+@pytest.mark.parametrize("given", ["no events", "some of its dumps"])
+def test_a_rerun_of_a_date_without_all_its_dumps_keeps_what_its_first_run_read(
+    tmp_path: Path, given: str
+) -> None:
+    """Mailgun keeps its logs a few days only: the state may be the one place a night's events are left,
+    so a re-run that is not given every dump the date's first run read leaves them (and skips the
+    dumps it is given as read)."""
+    out = tmp_path / "out"
+    assert cli(*sample_args(out, "2026-11-19", ["2026-11-1[0-9]"]), "--quiet")[0] == 0
+    assert cli(*sample_args(out), "--quiet")[0] == 0
+    before = state_rows(out)
+    args = sample_args(out)[:7]  # run, the accounts, --out and --as-of
+    if given != "no events":  # the night's dumps of two of the three domains
+        args += [f"--events={d}={SAMPLE}/mailgun/{d}/events-{AS_OF}.jsonl.gz" for d in DOMAINS[:2]]
+    code, _, stderr = cli(*args, "--quiet")
+    assert code == 0, stderr
+    assert state_rows(out) == before
+    manifest = json.loads((out / AS_OF / "manifest.json").read_text())
+    assert manifest["inputs"][1:] == []
+    assert [d["read_on"] for d in manifest["dumps_skipped"]] == ([] if given == "no events" else [AS_OF] * 2)
+
+
+def test_a_rerun_of_an_older_date_skips_the_dumps_newer_runs_read(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert cli(*sample_args(out, "2026-11-19", ["2026-11-1[0-9]"]), "--quiet")[0] == 0
+    first = snapshot(out / "2026-11-19")
+    read = [(i["path"], i["rows_read"]) for i in json.loads(first["manifest.json"])["inputs"]]
+    assert cli(*sample_args(out), "--quiet")[0] == 0
+    before = state_rows(out)
+    assert cli(*sample_args(out, "2026-11-19"), "--quiet")[0] == 0  # every night's dumps, 11-20's too
+    manifest = json.loads((out / "2026-11-19" / "manifest.json").read_text())
+    assert {d["read_on"] for d in manifest["dumps_skipped"]} == {"2026-11-20"}
+    assert [(i["path"], i["rows_read"]) for i in manifest["inputs"]] == read  # 11-19's dumps read again
+    # The state keeps what it had, and may gain events: 11-20's run saw only what 11-19's kept, this
+    # run sees all of 11-19's events beside 11-20's (a delivery to an address that failed on 11-20).
+    after = state_rows(out)
+    assert set(before) <= set(after) and len(after) == len(set(after))
+    with duckdb.connect(str(out / "state.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) - count(DISTINCT (domain, event_id)) FROM events").fetchall() == [
+            (0,)
+        ]
+    again = snapshot(out / "2026-11-19")
+    first.pop("manifest.json"), again.pop("manifest.json")
+    assert again == first
 
 
 def test_findings_carry_first_seen_and_status_and_resolved_lists_what_went(tmp_path: Path) -> None:
