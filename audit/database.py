@@ -66,12 +66,16 @@ def connect(cfg: Config, folder: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _disk_full(text: str) -> bool:
+    return any(words in text for words in DISK_FULL)
+
+
 def is_resource_failure(exc: duckdb.Error) -> bool:
     """No room to work in (memory, or disk for spilled data or a database file): not the fault of any
     input, and the next statement would fail too."""
     return isinstance(
         exc, (duckdb.OutOfMemoryException, duckdb.FatalException, duckdb.InterruptException)
-    ) or any(words in str(exc) for words in DISK_FULL)
+    ) or _disk_full(str(exc))
 
 
 @contextlib.contextmanager
@@ -85,7 +89,7 @@ def resource_failures(cfg: Config) -> Iterator[None]:
         database = debug_database(cfg)
         # the spill folder goes when the run ends: name the folder it was made in
         place = database if database is not None and str(database) in text else cfg.temp_directory or cfg.out
-        if any(words in text for words in DISK_FULL):
+        if _disk_full(text):
             if place == database:
                 what, advice = "the --debug database", "free space there"
             else:

@@ -81,7 +81,9 @@ NESTED = {
     "domain": "$.domain",
 }
 NESTED_OBJECTS = tuple(NESTED.values())
-WEBHOOK_PATHS = ['$."event-data"' + p[1:] for p in ITEM_PATHS]
+EVENT_DATA = '$."event-data"'  # a webhook's event: an item's paths, under it
+WEBHOOK_PATHS = [EVENT_DATA + p[1:] for p in ITEM_PATHS]
+WEBHOOK_NESTED_OBJECTS = [EVENT_DATA + p[1:] for p in NESTED_OBJECTS]
 FLAT_PATHS = [
     "$.id", "$.event", "$.timestamp", '$."@timestamp"', "$.recipient", "$.message_headers_subject",
     "$.message_headers_message_id", "$.severity", "$.reason", "$.delivery_status_code",

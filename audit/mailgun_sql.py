@@ -171,9 +171,8 @@ SELECT d, {ROLE},
 # The key lists BLOCK_SQL reads in one parse: top level, an item's nested objects, a webhook's
 # event-data and its nested objects.
 ITEM_KEY_PATHS = ["$", *shapes.NESTED_OBJECTS]  # an item's: also the fast path's sample check
-WEBHOOK_NESTED_PATHS = ['$."event-data"' + p[1:] for p in shapes.NESTED_OBJECTS]
-KEY_PATHS = [*ITEM_KEY_PATHS, '$."event-data"', *WEBHOOK_NESTED_PATHS]
-DATA_AT = KEY_PATHS.index('$."event-data"') + 1  # SQL lists count from 1
+KEY_PATHS = [*ITEM_KEY_PATHS, shapes.EVENT_DATA, *shapes.WEBHOOK_NESTED_OBJECTS]
+DATA_AT = KEY_PATHS.index(shapes.EVENT_DATA) + 1  # SQL lists count from 1
 
 SLOT_LIST = [f"f[{i}]" for i in range(1, len(shapes.SLOTS) + 1)]
 
@@ -284,7 +283,7 @@ def params(
         "webhook_paths": shapes.WEBHOOK_PATHS,
         "nested_labels": list(shapes.NESTED),
         "nested_paths": list(shapes.NESTED_OBJECTS),
-        "webhook_nested_paths": WEBHOOK_NESTED_PATHS,
+        "webhook_nested_paths": shapes.WEBHOOK_NESTED_OBJECTS,
         "flat_paths": shapes.FLAT_PATHS,
         "key_paths": KEY_PATHS,
         "data_at": DATA_AT,
