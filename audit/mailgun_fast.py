@@ -16,7 +16,7 @@ no object) makes it fail, and that file is then loaded line by line instead. Not
 a row differently from the line-by-line path.
 
 All candidate files are read by one statement (one for plain files, one for gzipped ones): a file's
-rows carry its number (from the reader's filename column), and its domain, role and name come from
+rows carry its number (from the reader's file_index), and its domain, role and name come from
 list parameters indexed by that number. One statement per night instead of one per dump saves the
 planning and the ragged end of every file, and lets DuckDB read gzipped dumps in parallel. When the
 reader fails, the file its message names is set aside and the others are read again; a failure that
@@ -27,6 +27,7 @@ reader, it slowed the reader by more than its own cost.
 
 from __future__ import annotations
 
+import glob
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -85,6 +86,7 @@ FAST_OK = (
     "AND (domain_text IS NULL OR starts_with(domain_text, '\"'))"
 )
 RECHECK = "recheck"
+READER_FAILED = "reader failed"
 
 # The input's own domain has its role worked out once per file ($roles); an item's domain.name is
 # looked up (the same rule as mailgun_sql.ROLE, per file).
@@ -121,12 +123,15 @@ FROM (
             TRY_CAST(CAST(r.timestamp AS VARCHAR) AS DOUBLE) AS epoch,
             TRY_CAST(CAST(r."delivery-status".code AS VARCHAR) AS INTEGER) AS dcode
         FROM (
-            SELECT list_position($paths, filename) - 1 AS file_no, *
+            SELECT $read_nos[CAST(file_index AS INTEGER) + 1] AS file_no, *
             FROM read_json($read, format = 'newline_delimited', columns = {READ_COLUMNS},
-                           maximum_object_size = {{max_bytes}}, compression = '{{compression}}',
-                           filename = true)
+                           maximum_object_size = {{max_bytes}}, compression = '{{compression}}')
         ) AS r))
 """  # noqa: S608 - constants; paths and domains are bound parameters
+# DuckDB's reader expands every path it is given as a glob (`d[1].jsonl` reads d1.jsonl, `d*.jsonl`
+# several files), so a name with glob characters never reaches it: file_index, a row's position in
+# $read, would then name the wrong file.
+NAMED_LIKE_A_GLOB = "its name reads as a glob to DuckDB's reader"
 
 
 @dataclass(frozen=True)
@@ -189,14 +194,16 @@ def _result(future: Future[Scan]) -> Scan | None:
         return None
 
 
-def _insert(con: duckdb.DuckDBPyConnection, candidates: list[Candidate], params: dict[str, Any]) -> set[int]:
-    """Run the reader over every candidate; the numbers of the files it could not read."""
-    failed: set[int] = set()
+def _insert(
+    con: duckdb.DuckDBPyConnection, candidates: list[Candidate], params: dict[str, Any]
+) -> dict[int, str]:
+    """Run the reader over every candidate; {file number: why} for the files it did not read."""
+    failed: dict[int, str] = {}
     groups: dict[str, list[Candidate]] = {"none": [], "gzip": []}
     for c in candidates:
-        kind = _compression(c.path)
+        kind = None if glob.has_magic(c.path) else _compression(c.path)
         if kind is None:
-            failed.add(c.no)
+            failed[c.no] = NAMED_LIKE_A_GLOB if glob.has_magic(c.path) else READER_FAILED
         else:
             groups[kind].append(c)
     # a row's file number is its file's position in $paths, so the numbers must be the positions
@@ -215,14 +222,14 @@ def _insert(con: duckdb.DuckDBPyConnection, candidates: list[Candidate], params:
             named = [c for c in pending if f'"{c.path}"' in error]
             if len(named) == 1 and retries < MAX_RETRIES and len(pending) > 1:
                 log.info("%s: loading line by line (the fast reader stopped)", named[0].path)
-                failed.add(named[0].no)
+                failed[named[0].no] = READER_FAILED
                 pending.remove(named[0])
                 retries += 1
                 continue
             for c in pending:  # one statement each: only the files that really fail are lost
                 if len(pending) == 1 or _statement(con, [c], compression, params | lists) is not None:
                     log.info("%s: loading line by line (the fast reader stopped)", c.path)
-                    failed.add(c.no)
+                    failed[c.no] = READER_FAILED
             break
     return failed
 
@@ -233,8 +240,9 @@ def _statement(
     """Insert the rows of these files; None, or the reader's error (never logged: it quotes a line)."""
     sql = FAST_SQL.replace("{max_bytes}", str(int(params["max_bytes"])))
     sql = sql.replace("{compression}", compression)
+    read = {"read": [c.path for c in files], "read_nos": [c.no for c in files]}
     try:
-        con.execute(sql, bind(sql, {**params, "read": [c.path for c in files]})).fetchall()
+        con.execute(sql, bind(sql, params | read)).fetchall()
     except duckdb.Error as exc:
         if is_resource_failure(exc):
             raise  # database.resource_failures gives it its exit code

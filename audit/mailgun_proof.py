@@ -25,10 +25,10 @@ from audit.mailgun_sql import ITEM_KEY_PATHS
 
 
 def verify(
-    con: duckdb.DuckDBPyConnection, scans: dict[int, Scan | None], failed: set[int]
+    con: duckdb.DuckDBPyConnection, scans: dict[int, Scan | None], failed: dict[int, str]
 ) -> tuple[dict[int | None, int], dict[int, str]]:
     """({file number: rows in mg_rows}, {file number: why it must go line by line}), and the kept
-    files' rows numbered. `scans` in input order (None: the scan raised); `failed`: the reader could
+    files' rows numbered. `scans` in input order (None: the scan raised); `failed`: why the reader did
     not read these files. Rows with no file number (None) may be in mg_rows and must be deleted."""
     counts: dict[int | None, tuple[int, int, int]] = {}  # file number -> (rows, first, last rowid)
     for no, n, first, last in con.execute(
@@ -37,7 +37,7 @@ def verify(
         counts[no] = (n, first, last)
     why: dict[int, str] = {}
     for no, result in scans.items():
-        reason = _ruled_out(no in failed, result, counts.get(no))
+        reason = failed.get(no) or _ruled_out(result, counts.get(no))
         if reason is not None:
             why[no] = reason
     read = {no: s for no, s in scans.items() if no not in why and s}
@@ -51,9 +51,7 @@ def verify(
     return {no: n for no, (n, _, _) in counts.items()}, why
 
 
-def _ruled_out(failed: bool, result: Scan | None, counts: tuple[int, int, int] | None) -> str | None:
-    if failed:
-        return "reader failed"
+def _ruled_out(result: Scan | None, counts: tuple[int, int, int] | None) -> str | None:
     if result is None:
         return "the file cannot be read"
     if not result.fast:

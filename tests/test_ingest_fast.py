@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -121,16 +122,24 @@ def test_one_read_of_many_dumps_gives_the_line_by_line_result(
     assert by_name["4-blank.jsonl"].blank_lines == 1
 
 
-def test_a_file_named_like_a_glob_among_others_keeps_each_files_rows_apart(tmp_path: Path) -> None:
-    # read_json expands each path it is given as a glob: `d[1].jsonl` reads d1.jsonl, so a row's file
-    # must come from the name the reader opened, not from its position in the list (a file_index would
-    # shift every later file's rows onto the wrong name, with the same ids and line counts unnoticed)
-    files = {"d[1].jsonl": "mg.gitlab.com", "d1.jsonl": "customers.gitlab.com", "c.jsonl": "other.example"}
+@pytest.mark.parametrize("glob_name", ["d[1].jsonl", "d*.jsonl", "d?.jsonl"])
+def test_a_file_named_like_a_glob_among_others_keeps_each_files_rows_apart(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, glob_name: str
+) -> None:
+    # read_json expands each path it is given as a glob: `d[1].jsonl` reads d1.jsonl, `d*.jsonl` reads
+    # both d files. A row's file is its position in the reader's list (file_index), so such a name
+    # would shift every later file's rows onto the wrong name, with the same ids and line counts
+    # unnoticed: it goes line by line
+    files = {glob_name: "mg.gitlab.com", "d1.jsonl": "customers.gitlab.com", "c.jsonl": "other.example"}
     for name in files:
         write(tmp_path / name, [line(f"g{i}", recipient=f"{name}@acme.com") for i in range(3)])
     con, rejects = duckdb.connect(), Rejects()
     inputs = tuple(EventsInput(domain, str(tmp_path / name)) for name, domain in files.items())
-    stats = mailgun.load_events(con, Config(), inputs, rejects)
+    with caplog.at_level(logging.INFO, logger="audit.mailgun_fast"):
+        stats = mailgun.load_events(con, Config(), inputs, rejects)
+    assert [r.getMessage() for r in caplog.records if "line by line" in r.getMessage()] == [
+        f"{tmp_path / glob_name}: loading line by line ({mailgun_fast.NAMED_LIKE_A_GLOB})"
+    ]
     assert [(Path(s.path).name, s.rows_loaded) for s in stats] == [(name, 3) for name in files]
     rows = con.execute(
         "SELECT source_file, recipient, count(*) FROM stg_events GROUP BY ALL ORDER BY 1"
