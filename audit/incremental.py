@@ -19,7 +19,7 @@ import duckdb
 
 from audit.config import Config, EventsInput
 from audit.inputs import InputStats, expand, sha256_many, sha256_of, unseen
-from audit.mailgun_sql import RECLASSIFY, class_lists
+from audit.mailgun_sql import RECLASSIFY, bind, class_lists
 from audit.schema import STG_EVENTS
 
 log = logging.getLogger(__name__)
@@ -78,8 +78,7 @@ def _read_again(con: duckdb.DuckDBPyConnection, as_of: dt.date, given: set[tuple
 
 def reclassify_state_events(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     """The state's events as this run's [domains] and subjects classify them (not as when first read)."""
-    lists = class_lists(cfg)
-    con.execute(RECLASSIFY, {k: lists[k] for k in ("gitlab", "portal", "reset", "confirm", "kind_ords")})
+    con.execute(RECLASSIFY, bind(RECLASSIFY, class_lists(cfg)))
 
 
 def merge_state_events(con: duckdb.DuckDBPyConnection) -> int:

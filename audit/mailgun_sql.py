@@ -143,6 +143,10 @@ def values(v: list[str]) -> str:
 SUBJECT_KIND = """CASE
          WHEN subject IS NULL OR NOT (ord(subject) > 127 OR list_contains($kind_ords, ord(subject)))
          THEN 'other'
+         WHEN list_contains($reset_exact, subject) THEN 'password_reset'
+         WHEN list_contains($confirm_exact, subject) THEN 'confirmation'
+         WHEN ord(subject) BETWEEN 33 AND 127
+             AND NOT list_contains($kind_heads, lower(left(subject, $head_len))) THEN 'other'
          WHEN list_contains($reset, lower(trim(split_part(subject, ' | ', 1)))) THEN 'password_reset'
          WHEN list_contains($confirm, lower(trim(split_part(subject, ' | ', 1)))) THEN 'confirmation'
          ELSE 'other' END"""
@@ -290,19 +294,39 @@ def params(
     }
 
 
-def class_lists(cfg: Config) -> dict[str, list[Any]]:
-    """The configured domains and subjects as the $gitlab, $portal, $reset, $confirm, $kind_ords lists."""
-    lists: dict[str, list[Any]] = {
+def class_lists(cfg: Config) -> dict[str, Any]:
+    """The configured domains and subjects as the lists SUBJECT_KIND and the role rules are bound."""
+    reset = [s.strip().lower() for s in cfg.reset_subjects]
+    confirm = [s.strip().lower() for s in cfg.confirmation_subjects]
+    lists: dict[str, Any] = {
         "gitlab": list(cfg.gitlab_domains),
         "portal": list(cfg.portal_domains),
-        "reset": [s.strip().lower() for s in cfg.reset_subjects],
-        "confirm": [s.strip().lower() for s in cfg.confirmation_subjects],
+        "reset": reset,
+        "confirm": confirm,
     }
     # A subject can only be a reset or confirmation if it starts like one (or with blanks): the ASCII
     # code points whose lower case starts a configured subject. Any non-ASCII start passes the gate.
-    firsts = {s[:1] for s in lists["reset"] + lists["confirm"]} | {" ", "\t"}
+    firsts = {s[:1] for s in reset + confirm} | {" ", "\t"}
     lists["kind_ords"] = [code for code in range(128) if chr(code).lower() in firsts]
+    if "" in firsts:  # an empty configured subject: an empty subject (ord -1) is one
+        lists["kind_ords"].insert(0, -1)
+    # Most mail that passes that gate carries a configured subject exactly as configured: its kind is
+    # known without splitting, trimming and lowering it. Only ASCII subjects without " | " are listed
+    # (either rule then gives the same kind), a confirmation subject only when no reset subject takes it.
+    lists["reset_exact"] = [s.strip() for s in cfg.reset_subjects if _plain(s)]
+    lists["confirm_exact"] = [
+        s.strip() for s in cfg.confirmation_subjects if _plain(s) and s.strip().lower() not in reset
+    ]
+    # A subject that starts with an ASCII character other than a space is one only if its first
+    # characters, lowered, start a configured subject ("Re: ..." is no "reset password instructions");
+    # lower() maps each code point to one, so they are the lowered subject's first characters.
+    lists["head_len"] = min([3, *(len(s) for s in reset + confirm)])
+    lists["kind_heads"] = sorted({s[: lists["head_len"]] for s in reset + confirm})
     return lists
+
+
+def _plain(subject: str) -> bool:
+    return subject.isascii() and " | " not in subject
 
 
 # Kept events of earlier runs, classified again with this run's [domains] and subjects: a domain or

@@ -17,6 +17,7 @@ from audit import mailgun, mailgun_fast
 from audit.config import Config, EventsInput
 from audit.errors import DataError, InputError
 from audit.inputs import InputStats, Rejects
+from audit.mailgun_sql import class_lists
 
 TS = 1763630000.5
 
@@ -164,7 +165,7 @@ def test_a_file_the_reader_refuses_leaves_the_others_on_the_fast_path(tmp_path: 
         mailgun_fast.Candidate(no, str(tmp_path / name), "mg.gitlab.com", "gitlab")
         for no, name in enumerate(("1.jsonl", "2.jsonl", "3.jsonl"))
     ]
-    lists = {"gitlab": ["mg.gitlab.com"], "portal": [], "reset": [], "confirm": [], "kind_ords": [32]}
+    lists = class_lists(Config(gitlab_domains=("mg.gitlab.com",), portal_domains=()))
     outcomes = mailgun_fast.load_fast(con, candidates, mailgun.params(lists, 0, "", "", 1 << 20))
     assert sorted(outcomes) == [0, 2]
     assert con.execute("SELECT file_no, count(*) FROM mg_rows GROUP BY 1 ORDER BY 1").fetchall() == [
