@@ -37,7 +37,7 @@ from typing import Any
 import duckdb
 
 from audit.database import is_resource_failure
-from audit.mailgun_proof import verify
+from audit.mailgun_proof import UNREADABLE, verify
 from audit.mailgun_scan import Scan, scan
 from audit.mailgun_sql import RECIPIENT_NORM, SUBJECT_KIND, bind
 from audit.rawlines import GZIP_MAGIC
@@ -74,18 +74,24 @@ DOUBTFUL = (
 # a control character (a tab, a line break) or a non-ASCII one (a Unicode space); the exact check is left
 # to the line-by-line path. An empty value (ord -1) or a missing one (NULL) fails it too.
 CANNOT_BE_BLANK = "({0} > 32 AND {0} < 128)"
-REQUIRED = (("id", "id_ord"), ("event_text", "event_ord"), ("recipient", "recipient_ord"))
+# (the reader's field, its value's name, its first code point's name)
+REQUIRED = (
+    ("id", "id", "id_ord"),
+    ("event", "event_text", "event_ord"),
+    ("recipient", "recipient", "recipient_ord"),
+)
+FIRST_CODE_POINTS = ", ".join(f"ord(r.{field}) AS {o}" for field, _, o in REQUIRED)
 # Everything in its place, checked with the cheapest operations: the casts fail for anything but a
 # number and a domain.name, when given, is a JSON string. Any other row is marked RECHECK and later
 # replaced by the line-by-line statement's row for the same line, which names the problem exactly.
 FAST_OK = (
-    " AND ".join(CANNOT_BE_BLANK.format(o) for _, o in REQUIRED)
-    + "".join(f" AND NOT {DOUBTFUL.format(v, o)}" for v, o in REQUIRED)
+    " AND ".join(CANNOT_BE_BLANK.format(o) for _, _, o in REQUIRED)
+    + "".join(f" AND NOT {DOUBTFUL.format(v, o)}" for _, v, o in REQUIRED)
     + " AND epoch BETWEEN $lo AND $hi AND (code_text IS NULL OR dcode = TRY_CAST(code_text AS DOUBLE)) "
     "AND (domain_text IS NULL OR starts_with(domain_text, '\"'))"
 )
 RECHECK = "recheck"
-READER_FAILED = "reader failed"
+READER_STOPPED = "the fast reader stopped"
 
 # The input's own domain has its role worked out once per file ($roles); an item's domain.name is
 # looked up (the same rule as mailgun_sql.ROLE, per file).
@@ -113,7 +119,7 @@ FROM (
     FROM (
         SELECT file_no, $domains[file_no + 1] AS file_domain, $roles[file_no + 1] AS file_role,
             $paths[file_no + 1] AS source_file, r.id, r.event AS event_text, r.recipient,
-            ord(r.id) AS id_ord, ord(r.event) AS event_ord, ord(r.recipient) AS recipient_ord,
+            {FIRST_CODE_POINTS},
             r.message.headers.subject AS subject, r.message.headers."message-id" AS message_id,
             r.severity AS severity_text, r.reason AS reason_text,
             CAST(r."delivery-status".code AS VARCHAR) AS code_text,
@@ -125,13 +131,16 @@ FROM (
         FROM (
             SELECT $read_nos[CAST(file_index AS INTEGER) + 1] AS file_no, *
             FROM read_json($read, format = 'newline_delimited', columns = {READ_COLUMNS},
-                           maximum_object_size = {{max_bytes}}, compression = '{{compression}}')
+                           maximum_object_size = {{max_bytes}}, compression = '{{compression}}',
+                           hive_partitioning = false)
         ) AS r))
 """  # noqa: S608 - constants; paths and domains are bound parameters
-# DuckDB's reader expands every path it is given as a glob (`d[1].jsonl` reads d1.jsonl, `d*.jsonl`
-# several files), so a name with glob characters never reaches it: file_index, a row's position in
+# DuckDB's reader takes a path its own way: it expands a glob (`d[1].jsonl` reads d1.jsonl, `d*.jsonl`
+# several files), a leading `~` (the home folder) and, unless told not to (hive_partitioning), reads a
+# folder named like `severity=permanent` as that column's value. So the reader is given each dump's
+# absolute path, and a path with glob characters never reaches it: file_index, a row's position in
 # $read, would then name the wrong file.
-NAMED_LIKE_A_GLOB = "its name reads as a glob to DuckDB's reader"
+NAMED_LIKE_A_GLOB = "its path reads as a glob to DuckDB's reader"
 
 
 @dataclass(frozen=True)
@@ -142,6 +151,11 @@ class Candidate:
     path: str
     domain: str
     role: str
+
+    @property
+    def reader_path(self) -> str:
+        """The path the reader is given: absolute, so that DuckDB cannot read a leading `~` as home."""
+        return str(Path(self.path).absolute())
 
 
 @dataclass
@@ -201,9 +215,10 @@ def _insert(
     failed: dict[int, str] = {}
     groups: dict[str, list[Candidate]] = {"none": [], "gzip": []}
     for c in candidates:
-        kind = None if glob.has_magic(c.path) else _compression(c.path)
-        if kind is None:
-            failed[c.no] = NAMED_LIKE_A_GLOB if glob.has_magic(c.path) else READER_FAILED
+        if glob.has_magic(c.reader_path):
+            failed[c.no] = NAMED_LIKE_A_GLOB
+        elif (kind := _compression(c.path)) is None:
+            failed[c.no] = UNREADABLE
         else:
             groups[kind].append(c)
     # a row's file number is its file's position in $paths, so the numbers must be the positions
@@ -219,17 +234,15 @@ def _insert(
             error = _statement(con, pending, compression, params | lists)
             if error is None:
                 break
-            named = [c for c in pending if f'"{c.path}"' in error]
+            named = [c for c in pending if f'"{c.reader_path}"' in error]
             if len(named) == 1 and retries < MAX_RETRIES and len(pending) > 1:
-                log.info("%s: loading line by line (the fast reader stopped)", named[0].path)
-                failed[named[0].no] = READER_FAILED
+                failed[named[0].no] = READER_STOPPED
                 pending.remove(named[0])
                 retries += 1
                 continue
             for c in pending:  # one statement each: only the files that really fail are lost
                 if len(pending) == 1 or _statement(con, [c], compression, params | lists) is not None:
-                    log.info("%s: loading line by line (the fast reader stopped)", c.path)
-                    failed[c.no] = READER_FAILED
+                    failed[c.no] = READER_STOPPED
             break
     return failed
 
@@ -240,7 +253,7 @@ def _statement(
     """Insert the rows of these files; None, or the reader's error (never logged: it quotes a line)."""
     sql = FAST_SQL.replace("{max_bytes}", str(int(params["max_bytes"])))
     sql = sql.replace("{compression}", compression)
-    read = {"read": [c.path for c in files], "read_nos": [c.no for c in files]}
+    read = {"read": [c.reader_path for c in files], "read_nos": [c.no for c in files]}
     try:
         con.execute(sql, bind(sql, params | read)).fetchall()
     except duckdb.Error as exc:

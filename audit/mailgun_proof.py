@@ -23,6 +23,8 @@ from audit.mailgun_scan import Scan
 from audit.mailgun_shapes import key_problems, shape_of
 from audit.mailgun_sql import ITEM_KEY_PATHS
 
+UNREADABLE = "the file cannot be read"
+
 
 def verify(
     con: duckdb.DuckDBPyConnection, scans: dict[int, Scan | None], failed: dict[int, str]
@@ -53,7 +55,7 @@ def verify(
 
 def _ruled_out(result: Scan | None, counts: tuple[int, int, int] | None) -> str | None:
     if result is None:
-        return "the file cannot be read"
+        return UNREADABLE
     if not result.fast:
         return result.why
     inserted, first, last = counts if counts is not None else (0, 0, -1)

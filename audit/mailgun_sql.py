@@ -137,9 +137,12 @@ def values(v: list[str]) -> str:
         coalesce(NULLIF({t[4]}, ''), NULLIF({t[5]}, '')) AS delivery_description"""
 
 
-# The subject before " | ", compared without case; only a subject that starts like a configured one
-# (or with a blank, or a non-ASCII character) pays for the string functions. The gate compares the
-# first code point (ord), several times cheaper than lower(subject[1]) and a superset of it.
+# The subject before " | ", trimmed and compared without case, is a configured one. Three shortcuts
+# come first (class_lists explains the lists): a subject that does not start like a configured one (or
+# with a blank, or a non-ASCII character) is other, by its first code point (ord, several times cheaper
+# than lower(subject[1]) and a superset of it); a subject exactly as configured is that kind; a
+# subject whose first code point is printable ASCII (33-127) is other unless its first $head_len
+# characters, lowered, start a configured subject. Only the rest pays for split_part, trim and lower.
 SUBJECT_KIND = """CASE
          WHEN subject IS NULL OR NOT (ord(subject) > 127 OR list_contains($kind_ords, ord(subject)))
          THEN 'other'

@@ -149,6 +149,41 @@ def test_a_file_named_like_a_glob_among_others_keeps_each_files_rows_apart(
     assert rejects.rows == []
 
 
+def test_a_relative_path_under_a_folder_named_tilde_is_that_file_not_one_in_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DuckDB reads a leading `~` as the home folder; the reader is given absolute paths
+    home = tmp_path / "home"
+    for folder in (tmp_path / "~", home):
+        folder.mkdir()
+    write(tmp_path / "~" / "d.jsonl", [line(f"t{i}", recipient="here@acme.com") for i in range(3)])
+    write(home / "d.jsonl", [line(f"t{i}", recipient="home@other.com") for i in range(3)])
+    monkeypatch.chdir(tmp_path)
+    con = duckdb.connect()
+    con.execute("SET home_directory = $home", {"home": str(home)})
+    stats = mailgun.load_events(con, Config(), (EventsInput("mg.gitlab.com", "~/d.jsonl"),), Rejects())
+    assert [(s.path, s.rows_loaded) for s in stats] == [("~/d.jsonl", 3)]
+    assert con.execute("SELECT DISTINCT source_file, recipient FROM stg_events").fetchall() == [
+        ("~/d.jsonl", "here@acme.com")
+    ]
+
+
+@pytest.mark.parametrize("folder", ["severity=permanent", "event=opened", "recipient=x@y.z"])
+def test_a_folder_named_like_a_hive_partition_changes_no_value(tmp_path: Path, folder: str) -> None:
+    lines = [
+        line(f"h{i}", event="failed", severity="temporary", recipient=f"r{i}@acme.com") for i in range(3)
+    ]
+    (tmp_path / folder).mkdir()
+    write(tmp_path / folder / "h.jsonl", lines)
+    con = duckdb.connect()
+    inputs = (EventsInput("mg.gitlab.com", str(tmp_path / folder / "h.jsonl")),)
+    stats = mailgun.load_events(con, Config(), inputs, Rejects())
+    assert [s.rows_loaded for s in stats] == [3]
+    assert con.execute("SELECT event, severity, recipient FROM stg_events ORDER BY 3").fetchall() == [
+        ("failed", "temporary", f"r{i}@acme.com") for i in range(3)
+    ]
+
+
 def test_a_file_the_reader_refuses_leaves_the_others_on_the_fast_path(tmp_path: Path) -> None:
     for name, lines in (
         ("1.jsonl", good(5, "a")),

@@ -20,7 +20,8 @@ QUERY = f"SELECT subject, {SUBJECT_KIND} AS fast, {RULE} AS rule FROM (SELECT un
 # Letters of the configured subjects in both cases, blanks that trim() does and does not take, the bar,
 # and code points whose case mapping is unusual.
 PIECES = ["Re", "re", "RE", "set", "Set", "c", "C", "on", "Reset password instructions", " | ", "|", " ",
-          "\t", "\u00a0", "\u3000", "\u00c9", "\u00e9", "\u0130", "i", "\u212a", "k", "x", ":"]  # fmt: skip
+          "\t", "\n", "\x1c", "\x85", "\u2028", "\u00a0", "\u3000", "\u00c9", "\u00e9", "\u0130", "i",
+          "\u0307", "\u212a", "k", "\u03a3", "\u03c3", "\u03c2", "\u00df", "\u1e9e", "x", ":"]  # fmt: skip
 texts = st.lists(st.sampled_from(PIECES), max_size=6).map("".join)
 
 
@@ -64,7 +65,7 @@ def test_the_shortcuts_give_every_subject_the_kind_of_the_plain_rule(
         assert fast == rule, (subject, reset, confirm)
 
 
-def test_the_usual_subjects_take_the_shortcuts(con: duckdb.DuckDBPyConnection) -> None:
+def test_the_default_subjects_are_listed_for_the_shortcuts(con: duckdb.DuckDBPyConnection) -> None:
     lists = class_lists(Config())
     assert lists["reset_exact"] == ["Reset password instructions"]
     assert lists["confirm_exact"] == ["Confirmation instructions"]
