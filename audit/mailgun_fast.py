@@ -186,10 +186,8 @@ def load_fast(
         if c.no in why:
             log.info("%s: loading line by line (%s)", c.path, why[c.no])
     dropped = [no for no in why if no in rows]
-    if dropped or None in rows:
-        con.execute(
-            "DELETE FROM mg_rows WHERE file_no IS NULL OR list_contains($nos, file_no)", {"nos": dropped}
-        ).fetchall()
+    if dropped:
+        con.execute("DELETE FROM mg_rows WHERE list_contains($nos, file_no)", {"nos": dropped}).fetchall()
     return {c.no: Outcome(results[c.no], rows.get(c.no, 0)) for c in candidates if c.no not in why}
 
 

@@ -28,11 +28,11 @@ UNREADABLE = "the file cannot be read"
 
 def verify(
     con: duckdb.DuckDBPyConnection, scans: dict[int, Scan | None], failed: dict[int, str]
-) -> tuple[dict[int | None, int], dict[int, str]]:
+) -> tuple[dict[int, int], dict[int, str]]:
     """({file number: rows in mg_rows}, {file number: why it must go line by line}), and the kept
     files' rows numbered. `scans` in input order (None: the scan raised); `failed`: why the reader did
-    not read these files. Rows with no file number (None) may be in mg_rows and must be deleted."""
-    counts: dict[int | None, tuple[int, int, int]] = {}  # file number -> (rows, first, last rowid)
+    not read these files."""
+    counts: dict[int, tuple[int, int, int]] = {}  # file number -> (rows, first, last rowid)
     for no, n, first, last in con.execute(
         "SELECT file_no, count(*), min(rowid), max(rowid) FROM mg_rows GROUP BY file_no"
     ).fetchall():
